@@ -1,0 +1,1 @@
+"""Blue/green deployments of Aurora MySQL, orchestrated by Airflow."""

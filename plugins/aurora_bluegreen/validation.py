@@ -1,0 +1,68 @@
+"""Input rules, checked before anything changes. Each error names the field and the rule."""
+
+from __future__ import annotations
+
+import re
+
+_CLUSTER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+_USER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,15}$")
+_SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
+
+CLUSTER_ID_RULE = "1-63 letters, digits or hyphens; first a letter; no trailing hyphen; no '--'"
+USER_NAME_RULE = "4-16 letters, digits or underscores; first a letter"
+MAX_BINLOG_RETENTION_HOURS = 2160
+
+
+class InvalidInput(ValueError):
+    """Raised for a user input that breaks a rule; the message names the field."""
+
+    def __init__(self, field: str, value: object, rule: str) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}={value!r} is invalid: must be {rule}")
+
+
+def cluster_identifier(field: str, value: object) -> str:
+    """An RDS cluster or instance identifier, as AWS defines it."""
+    if (
+        not isinstance(value, str)
+        or not _CLUSTER_ID.match(value)
+        or value.endswith("-")
+        or "--" in value
+    ):
+        raise InvalidInput(field, value, CLUSTER_ID_RULE)
+    return value
+
+
+def replication_user_name(field: str, value: object) -> str:
+    if not isinstance(value, str) or not _USER_NAME.match(value):
+        raise InvalidInput(field, value, USER_NAME_RULE)
+    return value
+
+
+def sql_identifier(field: str, value: object) -> str:
+    """A schema or table name we put into SQL text; anything else is refused, not quoted."""
+    if not isinstance(value, str) or not _SQL_IDENTIFIER.match(value):
+        raise InvalidInput(field, value, "a plain SQL identifier (letters, digits, _ or $)")
+    return value
+
+
+def positive_number(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidInput(field, value, "a number greater than 0")
+    return value
+
+
+def retention_hours(field: str, value: object) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_BINLOG_RETENTION_HOURS
+    ):
+        raise InvalidInput(field, value, f"a whole number of hours from 1 to {MAX_BINLOG_RETENTION_HOURS}")
+    return value
+
+
+def distinct_clusters(blue_id: str, green_id: str) -> None:
+    if blue_id.lower() == green_id.lower():
+        raise InvalidInput("green_cluster_id", green_id, "different from blue_cluster_id")
