@@ -66,3 +66,16 @@ def retention_hours(field: str, value: object) -> int:
 def distinct_clusters(blue_id: str, green_id: str) -> None:
     if blue_id.lower() == green_id.lower():
         raise InvalidInput("green_cluster_id", green_id, "different from blue_cluster_id")
+
+
+def connection_exists(field: str, conn_id: object) -> str:
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    if not isinstance(conn_id, str) or not conn_id:
+        raise InvalidInput(field, conn_id, "the id of an Airflow connection")
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise InvalidInput(field, conn_id, "the id of an existing Airflow connection") from None
+    return conn_id

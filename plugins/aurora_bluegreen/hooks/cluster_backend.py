@@ -6,9 +6,12 @@ run unchanged against the local sandbox and against AWS.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 SANDBOX_CONN_TYPE = "aurora_sandbox"
 
@@ -44,12 +47,15 @@ class ClusterBackend(Protocol):
 def get_backend(conn_id: str) -> ClusterBackend:
     from airflow.sdk import BaseHook
 
-    conn = BaseHook.get_connection(conn_id)
+    return backend_for_connection(BaseHook.get_connection(conn_id))
+
+
+def backend_for_connection(conn: Connection) -> ClusterBackend:
     if conn.conn_type == SANDBOX_CONN_TYPE:
         from aurora_bluegreen.hooks.sandbox_backend import SandboxBackend
 
         return SandboxBackend.from_connection(conn)
     raise ValueError(
-        f"connection {conn_id!r} has type {conn.conn_type!r}; the control plane supports "
+        f"connection {conn.conn_id!r} has type {conn.conn_type!r}; the control plane supports "
         f"{SANDBOX_CONN_TYPE!r} connections"
     )

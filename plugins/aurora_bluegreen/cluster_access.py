@@ -1,0 +1,61 @@
+"""How an operator, sensor or trigger reaches a cluster: control plane for where, connection for who.
+
+Green only exists at run time, so its SQL endpoint always comes from the control plane while the
+credentials come from blue's master-user connection (a clone carries blue's users). Blue is
+treated the same way, so one connection serves both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aurora_bluegreen.hooks.cluster_backend import ClusterBackend
+    from aurora_bluegreen.hooks.replication import ReplicationHook
+
+
+@dataclass
+class ClusterAccess:
+    control_plane_conn_id: str
+    admin_conn_id: str
+    dialect: str | None = None
+
+    @cached_property
+    def backend(self) -> ClusterBackend:
+        from aurora_bluegreen.hooks.cluster_backend import get_backend
+
+        return get_backend(self.control_plane_conn_id)
+
+    def sql(self, cluster_id: str) -> ReplicationHook:
+        from aurora_bluegreen.hooks.replication import ReplicationHook
+
+        info = self.backend.describe(cluster_id)
+        if not info.endpoint or not info.port:
+            raise RuntimeError(f"cluster {cluster_id} has no endpoint yet (status {info.status})")
+        return ReplicationHook(
+            self.admin_conn_id, host=info.endpoint, port=info.port, dialect=self.dialect
+        )
+
+    def read_only_switch(self, cluster_id: str, hook: ReplicationHook) -> ClusterReadOnly:
+        return ClusterReadOnly(cluster_id, hook, self.backend)
+
+
+@dataclass
+class ClusterReadOnly:
+    """Flip read_only by SQL where the engine allows it (fast), else through the control plane."""
+
+    cluster_id: str
+    hook: ReplicationHook
+    backend: ClusterBackend
+
+    def set_read_only(self, read_only: bool) -> None:
+        if self.hook.can_set_read_only:
+            self.hook.set_read_only(read_only)
+            return
+        self.backend.set_read_only(self.cluster_id, read_only)
+        if self.hook.read_only() != read_only:
+            raise RuntimeError(
+                f"{self.cluster_id}: read_only is still {not read_only} after the control plane changed it"
+            )

@@ -1,0 +1,42 @@
+"""Airflow provider entry point: names the package and registers the sandbox connection type."""
+
+from __future__ import annotations
+
+
+def get_provider_info() -> dict:
+    return {
+        "package-name": "aurora-bluegreen",
+        "name": "Aurora Blue/Green",
+        "description": "Blue/green deployments of Amazon Aurora MySQL: clone, binlog replication, "
+        "approved cutover with rollback, and a local MariaDB sandbox.",
+        "versions": ["0.1.0"],
+        "connection-types": [
+            {
+                "connection-type": "aurora_sandbox",
+                "hook-class-name": "aurora_bluegreen.hooks.sandbox_connection.SandboxConnectionHook",
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Aurora Blue/Green",
+                "python-modules": [
+                    "aurora_bluegreen.operators.preflight",
+                    "aurora_bluegreen.operators.clone",
+                    "aurora_bluegreen.operators.replication",
+                    "aurora_bluegreen.operators.cutover",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "Aurora Blue/Green", "python-modules": ["aurora_bluegreen.sensors.replica_lag"]}
+        ],
+        "triggers": [
+            {
+                "integration-name": "Aurora Blue/Green",
+                "python-modules": [
+                    "aurora_bluegreen.triggers.replica_lag",
+                    "aurora_bluegreen.triggers.clone_ready",
+                ],
+            }
+        ],
+    }

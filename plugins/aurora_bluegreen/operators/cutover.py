@@ -1,0 +1,147 @@
+"""The approved cutover from blue to green, as one task so no scheduler delay falls in the freeze."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseHook, BaseOperator
+
+from aurora_bluegreen import validation
+from aurora_bluegreen.cluster_access import ClusterAccess
+
+
+class CutoverOperator(BaseOperator):
+    """Freeze blue, wait until green executed blue's final position, then make green the writer.
+
+    Phases (each timed and logged): guardrails, blue read-only (verified), blue's final position,
+    green reaches exactly that position, stop replication, reset the external source, green
+    writable (verified), repoint the application. If a phase fails or green is not writable within
+    ``max_freeze_seconds``, it rolls back (green replicating and read-only again, blue writable)
+    and the task fails with the reason.
+
+    :return: ``CutoverReport`` as a dict; it is also logged as a table.
+    """
+
+    template_fields: Sequence[str] = (
+        "blue_cluster_id",
+        "green_cluster_id",
+        "max_freeze_seconds",
+        "max_lag_seconds",
+        "repoint",
+        "control_plane_conn_id",
+        "admin_conn_id",
+        "replication_conn_id",
+    )
+    ui_color = "#f4cccc"
+
+    def __init__(
+        self,
+        *,
+        blue_cluster_id: str,
+        green_cluster_id: str,
+        control_plane_conn_id: str,
+        admin_conn_id: str,
+        replication_conn_id: str,
+        max_freeze_seconds: float = 10,
+        max_lag_seconds: float = 5,
+        repoint: str = "none",
+        dialect: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("retries", 0)
+        super().__init__(**kwargs)
+        self.blue_cluster_id = blue_cluster_id
+        self.green_cluster_id = green_cluster_id
+        self.control_plane_conn_id = control_plane_conn_id
+        self.admin_conn_id = admin_conn_id
+        self.replication_conn_id = replication_conn_id
+        self.max_freeze_seconds = max_freeze_seconds
+        self.max_lag_seconds = max_lag_seconds
+        self.repoint = repoint
+        self.dialect = dialect
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from aurora_bluegreen.cutover import Cutover, CutoverFailed, CutoverLimits, SourceEndpoint
+        from aurora_bluegreen.repointers import parse_repoint_target, repointer_for
+
+        validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
+        validation.cluster_identifier("green_cluster_id", self.green_cluster_id)
+        validation.distinct_clusters(self.blue_cluster_id, self.green_cluster_id)
+        validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
+        validation.positive_number("max_lag_seconds", self.max_lag_seconds)
+        parse_repoint_target(self.repoint)
+        replication = BaseHook.get_connection(self.replication_conn_id)
+
+        access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
+        blue_info = access.backend.describe(self.blue_cluster_id)
+        green_info = access.backend.describe(self.green_cluster_id)
+        if not green_info.is_managed:
+            raise PermissionError(f"{self.green_cluster_id} was not created by aurora-bluegreen")
+        blue = access.sql(self.blue_cluster_id)
+        green = access.sql(self.green_cluster_id)
+        cutover = Cutover(
+            blue_cluster_id=self.blue_cluster_id,
+            green_cluster_id=self.green_cluster_id,
+            blue=blue,
+            blue_read_only=access.read_only_switch(self.blue_cluster_id, blue),
+            green=green,
+            green_read_only=access.read_only_switch(self.green_cluster_id, green),
+            green_host=green_info.endpoint,
+            green_port=green_info.port,
+            repointer=repointer_for(self.repoint, access.backend),
+            source_for_rollback=SourceEndpoint(
+                blue_info.endpoint, blue_info.port, replication.login, replication.password
+            ),
+            limits=CutoverLimits(float(self.max_freeze_seconds), float(self.max_lag_seconds)),
+        )
+        try:
+            report = cutover.run()
+        except CutoverFailed as failure:
+            self.log.error("Cutover failed; what happened:\n%s", failure.report.as_table())
+            raise
+        self.log.info("Cutover from %s to %s done:\n%s", self.blue_cluster_id, self.green_cluster_id, report.as_table())
+        return report.to_dict()
+
+
+class VerifyCutoverOperator(BaseOperator):
+    """Check the end state: green writable and no longer a replica, blue read-only."""
+
+    template_fields: Sequence[str] = ("blue_cluster_id", "green_cluster_id", "control_plane_conn_id", "admin_conn_id")
+    ui_color = "#d9d2e9"
+
+    def __init__(
+        self,
+        *,
+        blue_cluster_id: str,
+        green_cluster_id: str,
+        control_plane_conn_id: str,
+        admin_conn_id: str,
+        dialect: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.blue_cluster_id = blue_cluster_id
+        self.green_cluster_id = green_cluster_id
+        self.control_plane_conn_id = control_plane_conn_id
+        self.admin_conn_id = admin_conn_id
+        self.dialect = dialect
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
+        blue = access.sql(self.blue_cluster_id)
+        green = access.sql(self.green_cluster_id)
+        state = {
+            "green_writable": not green.read_only(),
+            "green_replication_reset": green.replica_status() is None,
+            "blue_read_only": blue.read_only(),
+        }
+        problems = [name for name, ok in state.items() if not ok]
+        if problems:
+            raise RuntimeError(f"cutover end state is wrong: {', '.join(problems)} not true ({state})")
+        self.log.info(
+            "Verified: %s is writable and no longer replicates; %s is read-only",
+            self.green_cluster_id,
+            self.blue_cluster_id,
+        )
+        return state

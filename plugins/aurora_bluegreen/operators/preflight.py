@@ -1,0 +1,116 @@
+"""Everything the deployment needs, checked before anything is changed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseHook, BaseOperator
+
+from aurora_bluegreen import validation
+from aurora_bluegreen.cluster_access import ClusterAccess
+
+ACCEPTED_BINLOG_FORMATS = ("ROW", "MIXED")
+
+
+class PreflightOperator(BaseOperator):
+    """Validate the inputs, then prove blue is reachable and writes binlogs green can replicate.
+
+    It changes nothing. A failure names the field or the server setting at fault.
+    """
+
+    template_fields: Sequence[str] = (
+        "blue_cluster_id",
+        "green_cluster_id",
+        "writer_instance_id",
+        "binlog_retention_hours",
+        "max_lag_seconds",
+        "max_freeze_seconds",
+        "control_plane_conn_id",
+        "admin_conn_id",
+        "replication_conn_id",
+    )
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        blue_cluster_id: str,
+        green_cluster_id: str,
+        writer_instance_id: str,
+        binlog_retention_hours: int,
+        max_lag_seconds: float,
+        max_freeze_seconds: float,
+        control_plane_conn_id: str,
+        admin_conn_id: str,
+        replication_conn_id: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.blue_cluster_id = blue_cluster_id
+        self.green_cluster_id = green_cluster_id
+        self.writer_instance_id = writer_instance_id
+        self.binlog_retention_hours = binlog_retention_hours
+        self.max_lag_seconds = max_lag_seconds
+        self.max_freeze_seconds = max_freeze_seconds
+        self.control_plane_conn_id = control_plane_conn_id
+        self.admin_conn_id = admin_conn_id
+        self.replication_conn_id = replication_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        self._validate_inputs()
+        access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id)
+        blue = access.backend.describe(self.blue_cluster_id)
+        if not blue.is_available:
+            raise ValueError(f"blue cluster {self.blue_cluster_id} is {blue.status}, not available")
+        existing_green = access.backend.find(self.green_cluster_id)
+        if existing_green is not None and not existing_green.is_managed:
+            raise ValueError(
+                f"green_cluster_id={self.green_cluster_id!r} names an existing cluster that "
+                "aurora-bluegreen did not create; choose another id"
+            )
+        hook = access.sql(self.blue_cluster_id)
+        settings = hook.binlog_settings()
+        if not settings.log_bin:
+            raise ValueError(f"blue {self.blue_cluster_id} has binary logging off; turn on binlogs first")
+        if settings.binlog_format.upper() not in ACCEPTED_BINLOG_FORMATS:
+            raise ValueError(
+                f"blue {self.blue_cluster_id} has binlog_format={settings.binlog_format}; "
+                f"replication to green needs one of {', '.join(ACCEPTED_BINLOG_FORMATS)}"
+            )
+        result = {
+            "blue_endpoint": f"{blue.endpoint}:{blue.port}",
+            "dialect": hook.dialect.value,
+            "binlog_format": settings.binlog_format,
+            "gtid_mode": settings.gtid_mode,
+            "green_exists": existing_green is not None,
+        }
+        self.log.info(
+            "Preflight passed for blue %s at %s (%s, binlog_format=%s, gtid=%s) in %.2fs",
+            self.blue_cluster_id,
+            result["blue_endpoint"],
+            result["dialect"],
+            settings.binlog_format,
+            "on" if settings.gtid_mode else "off",
+            time.monotonic() - started,
+        )
+        return result
+
+    def _validate_inputs(self) -> None:
+        validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
+        validation.cluster_identifier("green_cluster_id", self.green_cluster_id)
+        validation.cluster_identifier("writer_instance_id", self.writer_instance_id)
+        validation.distinct_clusters(self.blue_cluster_id, self.green_cluster_id)
+        validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours)
+        validation.positive_number("max_lag_seconds", self.max_lag_seconds)
+        validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
+        for field in ("control_plane_conn_id", "admin_conn_id", "replication_conn_id"):
+            validation.connection_exists(field, getattr(self, field))
+        replication = BaseHook.get_connection(self.replication_conn_id)
+        validation.replication_user_name(f"{self.replication_conn_id}.login", replication.login)
+        if not replication.password:
+            raise validation.InvalidInput(
+                f"{self.replication_conn_id}.password", "", "a non-empty password"
+            )

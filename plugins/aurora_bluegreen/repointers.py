@@ -1,0 +1,56 @@
+"""Where the application finds its database, and how the cutover moves it to green."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aurora_bluegreen.cutover import Repointer
+    from aurora_bluegreen.hooks.cluster_backend import ClusterBackend
+
+REPOINT_RULE = "'none' or 'sandbox:<endpoint name>'"
+
+
+class NoRepointer:
+    """The application is moved by someone else (for example a deploy of the new code)."""
+
+    def repoint(self, host: str, port: int, cluster_id: str) -> str:
+        return f"not repointed: send the application to {host}:{port} yourself"
+
+
+@dataclass(frozen=True)
+class SandboxEndpointRepointer:
+    """The sandbox's stand-in for DNS: a small file the load generator re-reads on every reconnect."""
+
+    state_dir: str
+    name: str
+
+    def repoint(self, host: str, port: int, cluster_id: str) -> str:
+        from aurora_bluegreen.sandbox.endpoints import write_endpoint
+
+        path = write_endpoint(self.state_dir, self.name, host=host, port=port, cluster_id=cluster_id)
+        return f"endpoint {self.name!r} -> {host}:{port} ({cluster_id}) in {path}"
+
+
+def parse_repoint_target(target: str) -> tuple[str, str]:
+    """Split and check a target like 'sandbox:app' before anything changes."""
+    from aurora_bluegreen.validation import InvalidInput, sql_identifier
+
+    kind, _, name = (target or "").partition(":")
+    if kind == "none" and not name:
+        return kind, ""
+    if kind == "sandbox" and name:
+        sql_identifier("repoint", name)
+        return kind, name
+    raise InvalidInput("repoint", target, REPOINT_RULE)
+
+
+def repointer_for(target: str, backend: ClusterBackend) -> Repointer:
+    kind, name = parse_repoint_target(target)
+    if kind == "none":
+        return NoRepointer()
+    state_dir = getattr(backend, "state_dir", None)
+    if state_dir is None:
+        raise ValueError(f"repoint={target!r} needs the sandbox control plane")
+    return SandboxEndpointRepointer(str(state_dir), name)

@@ -1,0 +1,106 @@
+"""Wait until green has caught up with blue, and fail at once if replication breaks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, conf
+from airflow.sdk.exceptions import AirflowFailException
+
+from aurora_bluegreen import validation
+from aurora_bluegreen.cluster_access import ClusterAccess
+
+
+class ReplicaLagSensor(BaseSensorOperator):
+    """Succeed when both replication threads run and ``Seconds_Behind`` <= ``max_lag_seconds``.
+
+    The lag is logged at every poll. A stopped thread fails the task at once with the server's
+    ``Last_*_Error`` text, without waiting out the timeout. The lag in seconds is what people read;
+    the cutover itself checks exact binlog positions, never this number.
+
+    :return: the last ``ReplicaStatus`` as a dict.
+    """
+
+    template_fields: Sequence[str] = (
+        "green_cluster_id",
+        "max_lag_seconds",
+        "control_plane_conn_id",
+        "admin_conn_id",
+    )
+    ui_color = "#fce5cd"
+
+    def __init__(
+        self,
+        *,
+        green_cluster_id: str,
+        control_plane_conn_id: str,
+        admin_conn_id: str,
+        max_lag_seconds: float = 5,
+        dialect: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=True),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 2)
+        kwargs.setdefault("timeout", 6 * 3600)
+        super().__init__(**kwargs)
+        self.green_cluster_id = green_cluster_id
+        self.control_plane_conn_id = control_plane_conn_id
+        self.admin_conn_id = admin_conn_id
+        self.max_lag_seconds = max_lag_seconds
+        self.dialect = dialect
+        self.deferrable = deferrable
+
+    def execute(self, context: Any) -> Any:
+        validation.positive_number("max_lag_seconds", self.max_lag_seconds)
+        done = self.poke(context)
+        if done:
+            return self._last_status
+        if not self.deferrable:
+            return super().execute(context)
+        from aurora_bluegreen.triggers.replica_lag import ReplicaLagTrigger
+
+        green = self._access().backend.describe(self.green_cluster_id)
+        self.defer(
+            trigger=ReplicaLagTrigger(
+                admin_conn_id=self.admin_conn_id,
+                host=green.endpoint,
+                port=green.port,
+                max_lag_seconds=self.max_lag_seconds,
+                poll_interval=self.poke_interval,
+                timeout=self.timeout,
+                dialect=self.dialect,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + 60),
+        )
+
+    def poke(self, context: Any) -> bool:
+        from aurora_bluegreen.catchup import LagState, lag_verdict
+
+        status = self._hook().replica_status()
+        verdict = lag_verdict(status, self.max_lag_seconds)
+        self.log.info("Green %s: %s", self.green_cluster_id, verdict.message)
+        self._last_status = status.to_dict() if status else None
+        if verdict.state in (LagState.BROKEN, LagState.NOT_CONFIGURED):
+            raise AirflowFailException(f"replication on {self.green_cluster_id} is broken: {verdict.message}")
+        return verdict.state == LagState.CAUGHT_UP
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any] | None:
+        if event["state"] != "caught_up":
+            raise AirflowFailException(
+                f"replication on {self.green_cluster_id} {event['state']}: {event['message']}"
+            )
+        self.log.info("Green %s caught up: %s", self.green_cluster_id, event["message"])
+        return event["status"]
+
+    def _access(self) -> ClusterAccess:
+        if not hasattr(self, "_cluster_access"):
+            self._cluster_access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
+        return self._cluster_access
+
+    def _hook(self) -> Any:
+        if not hasattr(self, "_green_hook"):
+            self._green_hook = self._access().sql(self.green_cluster_id)
+        return self._green_hook

@@ -1,0 +1,81 @@
+"""Poll green's replication status from the triggerer until it has caught up or broken."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+class ReplicaLagTrigger(BaseTrigger):
+    def __init__(
+        self,
+        admin_conn_id: str,
+        host: str,
+        port: int,
+        max_lag_seconds: float,
+        poll_interval: float,
+        timeout: float,
+        dialect: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.admin_conn_id = admin_conn_id
+        self.host = host
+        self.port = port
+        self.max_lag_seconds = max_lag_seconds
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.dialect = dialect
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "admin_conn_id": self.admin_conn_id,
+                "host": self.host,
+                "port": self.port,
+                "max_lag_seconds": self.max_lag_seconds,
+                "poll_interval": self.poll_interval,
+                "timeout": self.timeout,
+                "dialect": self.dialect,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow.sdk import BaseHook
+
+        from aurora_bluegreen.catchup import lag_verdict
+        from aurora_bluegreen.hooks.replication import ReplicationHook
+
+        conn = await BaseHook.aget_connection(self.admin_conn_id)
+        hook = ReplicationHook(
+            self.admin_conn_id, host=self.host, port=self.port, dialect=self.dialect, connection=conn
+        )
+        deadline = time.monotonic() + self.timeout
+        while True:
+            # The driver blocks; a thread keeps the triggerer's shared event loop free.
+            status = await asyncio.to_thread(hook.replica_status)
+            verdict = lag_verdict(status, self.max_lag_seconds)
+            self.log.info("Green %s:%s: %s", self.host, self.port, verdict.message)
+            if verdict.is_final:
+                yield TriggerEvent(
+                    {
+                        "state": verdict.state.value,
+                        "message": verdict.message,
+                        "status": status.to_dict() if status else None,
+                    }
+                )
+                return
+            if time.monotonic() > deadline:
+                yield TriggerEvent(
+                    {
+                        "state": "timeout",
+                        "message": f"still lagging after {self.timeout}s: {verdict.message}",
+                        "status": status.to_dict() if status else None,
+                    }
+                )
+                return
+            await asyncio.sleep(self.poll_interval)
