@@ -1,0 +1,55 @@
+import pytest
+
+from aurora_bluegreen import validation
+from aurora_bluegreen.validation import InvalidInput
+
+
+@pytest.mark.parametrize("value", ["a", "blue", "prod-db-1", "A" + "b" * 62])
+def test_cluster_identifier_accepts_aws_rules(value):
+    assert validation.cluster_identifier("blue_cluster_id", value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "1blue", "-blue", "blue-", "blue--green", "blue_green", "blue.green", "a" * 64, "blué", None, 7,
+     "blue'; DROP TABLE x; --"],
+)
+def test_cluster_identifier_rejects_with_field_and_rule(value):
+    with pytest.raises(InvalidInput) as error:
+        validation.cluster_identifier("green_cluster_id", value)
+    assert "green_cluster_id" in str(error.value)
+    assert validation.CLUSTER_ID_RULE in str(error.value)
+
+
+@pytest.mark.parametrize("value", ["repl", "repl_user_123456", "R2d2"])
+def test_replication_user_name_accepts(value):
+    assert validation.replication_user_name("user", value) == value
+
+
+@pytest.mark.parametrize("value", ["rep", "repl_user_1234567", "1repl", "_repl", "repl-user", "repl user",
+                                   "repl'@'%", ""])
+def test_replication_user_name_rejects(value):
+    with pytest.raises(InvalidInput, match="4-16 letters"):
+        validation.replication_user_name("aurora_replication.login", value)
+
+
+@pytest.mark.parametrize("value", [0, -1, -0.5, "5", None, True, float("nan")])
+def test_positive_number_rejects(value):
+    with pytest.raises(InvalidInput, match="max_lag_seconds"):
+        validation.positive_number("max_lag_seconds", value)
+
+
+@pytest.mark.parametrize("value", [0, 2161, -3, 1.5, "24"])
+def test_retention_hours_rejects(value):
+    with pytest.raises(InvalidInput, match="1 to 2160"):
+        validation.retention_hours("binlog_retention_hours", value)
+
+
+def test_green_equal_to_blue_is_rejected_case_insensitively():
+    with pytest.raises(InvalidInput, match="different from blue_cluster_id"):
+        validation.distinct_clusters("Prod", "prod")
+
+
+def test_missing_connection_names_field(monkeypatch):
+    with pytest.raises(InvalidInput, match="admin_conn_id='no_such_conn'.*existing Airflow connection"):
+        validation.connection_exists("admin_conn_id", "no_such_conn")
