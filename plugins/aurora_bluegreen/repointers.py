@@ -27,9 +27,10 @@ class SandboxEndpointRepointer:
     name: str
 
     def repoint(self, host: str, port: int, cluster_id: str) -> str:
-        from aurora_bluegreen.sandbox.endpoints import write_endpoint
+        from aurora_bluegreen.sandbox.endpoints import Endpoint, endpoint_file, write_endpoint
 
-        path = write_endpoint(self.state_dir, self.name, host=host, port=port, cluster_id=cluster_id)
+        path = endpoint_file(self.state_dir, self.name)
+        write_endpoint(path, Endpoint(host=host, port=port, cluster_id=cluster_id))
         return f"endpoint {self.name!r} -> {host}:{port} ({cluster_id}) in {path}"
 
 

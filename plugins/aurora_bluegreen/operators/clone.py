@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, CloneResult, CloneSpec
@@ -49,7 +49,7 @@ class CloneClusterOperator(BaseOperator):
         db_subnet_group: str | None = None,
         tags: dict[str, str] | None = None,
         read_only: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=True),
+        deferrable: bool = True,
         poll_interval: float = 5,
         wait_timeout: float = 3600,
         **kwargs: Any,

@@ -1,0 +1,61 @@
+"""The control plane for the local sandbox: ``ClusterBackend`` over ``aurora_bluegreen.sandbox``.
+
+Chosen for Airflow connections of type ``aurora_sandbox``; the connection's extra names the
+sandbox's state directory: ``{"state_dir": "/path/to/.sandbox"}``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo
+from aurora_bluegreen.sandbox.sandbox import Sandbox
+from aurora_bluegreen.sandbox.state import STATE_DIR_ENV
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+
+class SandboxBackend:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    @classmethod
+    def from_connection(cls, conn: Connection) -> SandboxBackend:
+        state_dir = conn.extra_dejson.get("state_dir") or os.environ.get(STATE_DIR_ENV)
+        if not state_dir:
+            raise ValueError(
+                f"connection {conn.conn_id!r} needs the sandbox's directory in its extra, "
+                f'e.g. {{"state_dir": "/path/to/.sandbox"}} (or ${STATE_DIR_ENV} set for the worker)'
+            )
+        if not Path(state_dir).is_dir():
+            raise ValueError(
+                f"connection {conn.conn_id!r}: sandbox state_dir {state_dir} does not exist; "
+                "run `aurora-bluegreen sandbox up --state-dir ...` first"
+            )
+        return cls(Sandbox(state_dir))
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the sandbox lives; the sandbox endpoint repointer writes under it."""
+        return self.sandbox.state_dir
+
+    def clone(self, spec: CloneSpec) -> ClusterInfo:
+        return self.sandbox.clone(spec)
+
+    def describe(self, cluster_id: str) -> ClusterInfo:
+        return self.sandbox.describe(cluster_id)
+
+    def find(self, cluster_id: str) -> ClusterInfo | None:
+        return self.sandbox.find(cluster_id)
+
+    def clone_coordinates(self, cluster_id: str) -> CloneCoordinates | None:
+        return self.sandbox.clone_coordinates(cluster_id)
+
+    def set_read_only(self, cluster_id: str, read_only: bool) -> None:
+        self.sandbox.set_read_only(cluster_id, read_only)
+
+    def delete(self, cluster_id: str) -> None:
+        self.sandbox.delete(cluster_id)

@@ -1,0 +1,22 @@
+"""Local MariaDB servers that play Aurora clusters, with a CLI and a load generator.
+
+See ``Sandbox`` for clusters, ``endpoints`` for the application's "DNS", ``load`` for the
+application itself.
+"""
+
+from aurora_bluegreen.sandbox.credentials import Credentials
+from aurora_bluegreen.sandbox.endpoints import Endpoint, endpoint_file, read_endpoint, write_endpoint
+from aurora_bluegreen.sandbox.sandbox import CloneConflict, Sandbox, SandboxError
+from aurora_bluegreen.sandbox.state import default_state_dir
+
+__all__ = [
+    "CloneConflict",
+    "Credentials",
+    "Endpoint",
+    "Sandbox",
+    "SandboxError",
+    "default_state_dir",
+    "endpoint_file",
+    "read_endpoint",
+    "write_endpoint",
+]

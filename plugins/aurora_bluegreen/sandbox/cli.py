@@ -1,0 +1,151 @@
+"""``aurora-bluegreen sandbox up|status|load|down``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import pymysql
+
+from aurora_bluegreen.hooks.cluster_backend import ClusterNotFound
+from aurora_bluegreen.sandbox.endpoints import APP_ENDPOINT, read_endpoint
+from aurora_bluegreen.sandbox.load import LoadError, LoadGenerator
+from aurora_bluegreen.sandbox.sandbox import Sandbox, SandboxError
+from aurora_bluegreen.sandbox.server import ServerError
+from aurora_bluegreen.sandbox.state import STATE_DIR_ENV, ClusterRecord, default_state_dir
+
+BLUE_CLUSTER_ID = "blue"
+_PROGRESS_SECONDS = 1.0
+
+
+def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
+    sandbox = subparsers.add_parser("sandbox", help="local MariaDB servers that play Aurora clusters")
+    commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+
+    state_dir = argparse.ArgumentParser(add_help=False)
+    state_dir.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help=f"where the sandbox lives (default: ${STATE_DIR_ENV}, else ./.sandbox)",
+    )
+
+    up = commands.add_parser("up", parents=[state_dir], help="start blue with demo data (reuses it)")
+    up.add_argument("--port", type=int, default=None, help="blue's TCP port (default: a free one)")
+    up.set_defaults(handler=_up)
+
+    status = commands.add_parser("status", parents=[state_dir], help="list clusters and endpoints")
+    status.set_defaults(handler=_status)
+
+    load = commands.add_parser("load", parents=[state_dir], help="write orders like the application")
+    load.add_argument("--rate", type=float, default=500, help="writes per second; 0 = unthrottled")
+    load.add_argument("--duration", type=float, default=None, help="seconds (default: until Ctrl-C)")
+    load.add_argument("--endpoint", default=APP_ENDPOINT, help="endpoint name to follow")
+    load.add_argument("--run-id", default=None, help="names the acked-ids and summary files")
+    load.set_defaults(handler=_load)
+
+    down = commands.add_parser("down", parents=[state_dir], help="stop every server, remove all state")
+    down.set_defaults(handler=_down)
+
+
+def run_sandbox_command(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return args.handler(Sandbox(args.state_dir or default_state_dir()), args)
+    except (SandboxError, ServerError, LoadError, ClusterNotFound) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _up(sandbox: Sandbox, args: argparse.Namespace) -> int:
+    blue = sandbox.create_blue(BLUE_CLUSTER_ID, port=args.port)
+    endpoint_path = sandbox.endpoint_file(APP_ENDPOINT)
+    # After a cutover the endpoint names green; running `up` again must not undo that.
+    endpoint = read_endpoint(endpoint_path) or sandbox.point_endpoint(APP_ENDPOINT, blue.cluster_id)
+    print(f"{blue.cluster_id} is {blue.status} at {blue.endpoint}:{blue.port}")
+    print(f"endpoint {APP_ENDPOINT!r} -> {endpoint} ({endpoint_path})")
+    print(f"credentials (admin = master user, app = application): {sandbox.store.credentials_file}")
+    print(f"state directory: {sandbox.state_dir}")
+    return 0
+
+
+def _status(sandbox: Sandbox, args: argparse.Namespace) -> int:
+    records = sandbox.clusters()
+    if not records:
+        print(f"no clusters in {sandbox.state_dir}")
+        return 0
+    rows = [("CLUSTER", "STATUS", "PORT", "READ_ONLY", "ROLE", "MANAGED", "REPLICATION")]
+    for record in records:
+        info = sandbox.describe(record.cluster_id)
+        read_only, replication = _live_state(sandbox, record) if info.is_available else ("-", "-")
+        rows.append(
+            (
+                record.cluster_id,
+                info.status,
+                str(record.port),
+                read_only,
+                _role(record),
+                "yes" if info.is_managed else "no",
+                replication,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    for path in sorted(sandbox.store.endpoints_dir.glob("*.json")):
+        if path.is_file():
+            print(f"endpoint {path.stem!r} -> {read_endpoint(path)}")
+    return 0
+
+
+def _role(record: ClusterRecord) -> str:
+    if record.created_by_sandbox:
+        return "blue (plays production)"
+    return record.tags.get("role", "-")
+
+
+def _live_state(sandbox: Sandbox, record: ClusterRecord) -> tuple[str, str]:
+    with sandbox.connect(record.cluster_id) as root, root.cursor(pymysql.cursors.DictCursor) as cursor:
+        cursor.execute("SELECT @@GLOBAL.read_only AS read_only")
+        read_only = "ON" if cursor.fetchone()["read_only"] else "OFF"
+        cursor.execute("SHOW SLAVE STATUS")
+        replica = cursor.fetchone()
+    if replica is None:
+        return read_only, "-"
+    summary = (
+        f"from {replica['Master_Port']}: io={replica['Slave_IO_Running']} "
+        f"sql={replica['Slave_SQL_Running']} behind={replica['Seconds_Behind_Master']}s "
+        f"executed={replica['Relay_Master_Log_File']}:{replica['Exec_Master_Log_Pos']}"
+    )
+    error = replica["Last_SQL_Error"] or replica["Last_IO_Error"]
+    return read_only, f"{summary} error={error!r}" if error else summary
+
+
+def _load(sandbox: Sandbox, args: argparse.Namespace) -> int:
+    generator = LoadGenerator.in_sandbox(sandbox.state_dir, args.endpoint, args.rate, args.run_id)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: generator.request_stop())
+    print(f"writing {args.rate or 'as many as possible'}/s through endpoint {args.endpoint!r}; Ctrl-C stops")
+    print(f"acknowledged ids: {generator.acked_ids_file}")
+    generator.start(args.duration)
+    summary = None
+    while summary is None:
+        summary = generator.join(_PROGRESS_SECONDS)
+        counters = generator.counters()
+        print(
+            f"acked={counters.acknowledged} errors={counters.errors} reconnects={counters.reconnects} "
+            f"max_gap={counters.max_ack_gap_ms:.1f}ms cluster={(counters.clusters_seen or ['-'])[-1]}",
+            flush=True,
+        )
+    print(f"{summary.counters.acknowledged} writes acknowledged at {summary.achieved_rate}/s")
+    print(f"summary: {generator.summary_file}")
+    return 0
+
+
+def _down(sandbox: Sandbox, args: argparse.Namespace) -> int:
+    sandbox.down()
+    print(f"removed {sandbox.state_dir}")
+    return 0

@@ -1,0 +1,376 @@
+"""The sandbox: local mariadbd servers on 127.0.0.1 that play Aurora clusters.
+
+Blue (``create_blue``) plays the user's production cluster, so it is not tagged as ours and only
+``down`` removes it. Clones are made the way Aurora makes them, from a hot copy of the source,
+tagged ``managed-by=aurora-bluegreen``, and may be deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import pymysql
+
+from aurora_bluegreen import validation
+from aurora_bluegreen.hooks.cluster_backend import ClusterNotFound, NotManagedByUs
+from aurora_bluegreen.models import (
+    MANAGED_BY_TAG,
+    MANAGED_BY_VALUE,
+    CloneCoordinates,
+    CloneSpec,
+    ClusterInfo,
+)
+from aurora_bluegreen.sandbox import server
+from aurora_bluegreen.sandbox.accounts import create_accounts
+from aurora_bluegreen.sandbox.backup import copy_running_server
+from aurora_bluegreen.sandbox.connect import root_connection, user_connection
+from aurora_bluegreen.sandbox.credentials import Credentials, load_credentials, save_credentials
+from aurora_bluegreen.sandbox.demo_schema import create_demo_schema
+from aurora_bluegreen.sandbox.endpoints import Endpoint, endpoint_file, write_endpoint
+from aurora_bluegreen.sandbox.procedures import apply_stored_configuration, install_rds_procedures
+from aurora_bluegreen.sandbox.server import ServerFiles
+from aurora_bluegreen.sandbox.state import CREATED, CREATING, ClusterRecord, StateStore, default_state_dir
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+User = Literal["root", "admin", "app"]
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+class CloneConflict(SandboxError):
+    """A cluster with the requested id exists but is not the clone that was asked for."""
+
+
+class Sandbox:
+    def __init__(self, state_dir: str | Path | None = None) -> None:
+        self.store = StateStore(state_dir or default_state_dir())
+
+    @property
+    def state_dir(self) -> Path:
+        return self.store.root
+
+    @property
+    def credentials(self) -> Credentials:
+        credentials = load_credentials(self.store.credentials_file)
+        if credentials is None:
+            raise SandboxError(f"no sandbox in {self.state_dir}: run `aurora-bluegreen sandbox up` first")
+        return credentials
+
+    # -- creating clusters ------------------------------------------------------------------------
+
+    def create_blue(
+        self, cluster_id: str = "blue", port: int | None = None, credentials: Credentials | None = None
+    ) -> ClusterInfo:
+        """Start blue with the demo schema, users and rds procedures; reuse it if it exists.
+
+        ``credentials`` are used only when the sandbox has none yet (default: generated ones).
+        """
+        validation.cluster_identifier("cluster_id", cluster_id)
+        started = time.monotonic()
+        with self.store.cluster_lock(cluster_id):
+            record = self.store.read(cluster_id)
+            if record is not None and record.status == CREATED:
+                if not record.created_by_sandbox:
+                    raise CloneConflict(f"{cluster_id} exists and is a clone, not a sandbox blue cluster")
+                if not server.is_running(record.pid, self._files(record)):
+                    self._start(record)
+                return self.describe(cluster_id)
+            if record is not None:
+                self._discard(record)
+            credentials = self._ensure_credentials(credentials)
+            record = self._new_record(
+                cluster_id,
+                port=port,
+                writer_instance_id=f"{cluster_id}-instance-1",
+                created_by_sandbox=True,
+                read_only=False,
+                tags={},
+                source_cluster_id=None,
+            )
+            files = self._files(record)
+            server.init_datadir(files.datadir)
+            record = self._launch(record)
+            with self._root(record) as root:
+                install_rds_procedures(root)
+                create_accounts(root, credentials)
+                create_demo_schema(root)
+            self._update(cluster_id, status=CREATED)
+        log.info("Created %s on port %s in %.2fs", cluster_id, record.port, time.monotonic() - started)
+        return self.describe(cluster_id)
+
+    def clone(self, spec: CloneSpec) -> ClusterInfo:
+        """Hot-copy the source into a new server; return the existing clone if we made it already.
+
+        Crash-safe: the record says "creating" until the clone is complete, and a retry that finds
+        such a record discards the half-made server and copies again.
+        """
+        validation.cluster_identifier("source_cluster_id", spec.source_cluster_id)
+        validation.cluster_identifier("cluster_id", spec.cluster_id)
+        validation.distinct_clusters(spec.source_cluster_id, spec.cluster_id)
+        started = time.monotonic()
+        with self.store.cluster_lock(spec.cluster_id):
+            existing = self.store.read(spec.cluster_id)
+            if existing is not None:
+                _check_reusable(existing, spec)
+                if existing.status == CREATED:
+                    log.info("Clone %s exists already; reusing it", spec.cluster_id)
+                    return self.describe(spec.cluster_id)
+                log.warning("Clone %s was left half-made; discarding it and copying again", spec.cluster_id)
+                self._discard(existing)
+            source = self.record(spec.source_cluster_id)
+            source_files = self._files(source)
+            if not server.is_running(source.pid, source_files):
+                raise SandboxError(f"cannot clone {source.cluster_id}: its server is stopped")
+            record = self._new_record(
+                spec.cluster_id,
+                port=None,
+                writer_instance_id=spec.writer_instance_id,
+                created_by_sandbox=False,
+                read_only=spec.read_only,
+                tags={**spec.tags, MANAGED_BY_TAG: MANAGED_BY_VALUE},
+                source_cluster_id=spec.source_cluster_id,
+            )
+            files = self._files(record)
+            # A fresh work directory per attempt: an orphaned backup from a crashed attempt may
+            # still be writing into its own.
+            work_dir = Path(tempfile.mkdtemp(prefix="backup-", dir=files.server_dir))
+            coordinates = copy_running_server(str(source_files.socket), work_dir, files.datadir)
+            copied = time.monotonic()
+            record = self._update(
+                spec.cluster_id, clone_coordinates=coordinates.as_clone_coordinates().to_dict()
+            )
+            record = self._start(record)
+            if coordinates.gtid:
+                # Aurora's clone already knows blue's GTID state; here the copy has to be told.
+                with self._root(record) as root, root.cursor() as cursor:
+                    cursor.execute("SET GLOBAL gtid_slave_pos = %s", (coordinates.gtid,))
+            self._update(spec.cluster_id, status=CREATED)
+        log.info(
+            "Cloned %s into %s on port %s in %.2fs (copy %.2fs, start %.2fs); data ends at %s:%s gtid %s",
+            spec.source_cluster_id,
+            spec.cluster_id,
+            record.port,
+            time.monotonic() - started,
+            copied - started,
+            time.monotonic() - copied,
+            coordinates.binlog_file,
+            coordinates.binlog_position,
+            coordinates.gtid or "-",
+        )
+        return self.describe(spec.cluster_id)
+
+    # -- looking at clusters ----------------------------------------------------------------------
+
+    def describe(self, cluster_id: str) -> ClusterInfo:
+        record = self.record(cluster_id)
+        return ClusterInfo(
+            cluster_id=record.cluster_id,
+            status=self._status(record),
+            endpoint=HOST,
+            port=record.port,
+            writer_instance_id=record.writer_instance_id,
+            tags=dict(record.tags),
+        )
+
+    def find(self, cluster_id: str) -> ClusterInfo | None:
+        try:
+            return self.describe(cluster_id)
+        except ClusterNotFound:
+            return None
+
+    def record(self, cluster_id: str) -> ClusterRecord:
+        record = self.store.read(cluster_id)
+        if record is None:
+            raise ClusterNotFound(f"no sandbox cluster {cluster_id!r} in {self.state_dir}")
+        return record
+
+    def clusters(self) -> list[ClusterRecord]:
+        return self.store.all()
+
+    def clone_coordinates(self, cluster_id: str) -> CloneCoordinates | None:
+        record = self.record(cluster_id)
+        if record.status != CREATED:
+            return None
+        return CloneCoordinates.from_dict(record.clone_coordinates)
+
+    # -- changing clusters ------------------------------------------------------------------------
+
+    def set_read_only(self, cluster_id: str, read_only: bool) -> None:
+        """Switch read_only now and for every later start, like a parameter-group change."""
+        record = self._update(cluster_id, read_only=read_only)
+        with self._root(record) as root, root.cursor() as cursor:
+            cursor.execute("SET GLOBAL read_only = %s", (int(read_only),))
+            cursor.execute("SELECT @@GLOBAL.read_only")
+            (actual,) = cursor.fetchone()
+        if bool(actual) != read_only:
+            raise SandboxError(f"{cluster_id}: read_only is {actual} after setting it to {int(read_only)}")
+
+    def delete(self, cluster_id: str) -> None:
+        """Stop and remove a clone we made; anything else raises NotManagedByUs."""
+        with self.store.cluster_lock(cluster_id):
+            record = self.record(cluster_id)
+            if record.tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE:
+                raise NotManagedByUs(
+                    f"{cluster_id} is not tagged {MANAGED_BY_TAG}={MANAGED_BY_VALUE}; refusing to delete it"
+                )
+            self._discard(record)
+            self.store.remove(cluster_id)
+        log.info("Deleted %s", cluster_id)
+
+    def stop_server(self, cluster_id: str, kill: bool = False) -> None:
+        """Stop the server but keep its data and record (``kill`` simulates a crash)."""
+        record = self.record(cluster_id)
+        server.stop(record.pid, self._files(record), kill=kill)
+        self._update(cluster_id, pid=None)
+
+    def start_server(self, cluster_id: str) -> ClusterInfo:
+        record = self.record(cluster_id)
+        if not server.is_running(record.pid, self._files(record)):
+            self._start(record)
+        return self.describe(cluster_id)
+
+    def down(self) -> None:
+        """Stop every server and remove the whole state directory, blue included."""
+        records = self.store.all()
+        for record in records:
+            server.stop(record.pid, self._files(record))
+        for record in records:
+            self._files(record).socket.unlink(missing_ok=True)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        log.info("Removed the sandbox in %s (%d clusters)", self.state_dir, len(records))
+
+    # -- connections and endpoints ----------------------------------------------------------------
+
+    def connect(
+        self, cluster_id: str, user: User = "root", database: str | None = None
+    ) -> pymysql.connections.Connection:
+        """root over the unix socket; admin (master user) or app over TCP with their passwords."""
+        record = self.record(cluster_id)
+        if user == "root":
+            connection = self._root(record)
+            if database:
+                connection.select_db(database)
+            return connection
+        credentials = self.credentials
+        name, password = {
+            "admin": (credentials.admin_user, credentials.admin_password),
+            "app": (credentials.app_user, credentials.app_password),
+        }[user]
+        return user_connection(HOST, record.port, name, password, database=database)
+
+    def endpoint_file(self, name: str) -> Path:
+        return endpoint_file(self.state_dir, name)
+
+    def point_endpoint(self, name: str, cluster_id: str) -> Endpoint:
+        record = self.record(cluster_id)
+        endpoint = Endpoint(host=HOST, port=record.port, cluster_id=cluster_id)
+        write_endpoint(self.endpoint_file(name), endpoint)
+        return endpoint
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _update(self, cluster_id: str, **changes: Any) -> ClusterRecord:
+        with self.store.locked():
+            record = self.record(cluster_id)
+            for name, value in changes.items():
+                setattr(record, name, value)
+            self.store.write(record)
+        return record
+
+    def _files(self, record: ClusterRecord) -> ServerFiles:
+        return ServerFiles.under(Path(record.server_dir), record.cluster_id)
+
+    def _status(self, record: ClusterRecord) -> str:
+        if record.status == CREATING:
+            with self.store.cluster_lock(record.cluster_id, blocking=False) as free:
+                # Nobody holds the lock: whoever was creating it died part-way.
+                return "failed" if free else "creating"
+        files = self._files(record)
+        if not server.is_running(record.pid, files):
+            return "stopped"
+        try:
+            root_connection(str(files.socket), connect_timeout=2).close()
+        except pymysql.err.OperationalError:
+            return "unreachable"
+        return "available"
+
+    def _ensure_credentials(self, credentials: Credentials | None) -> Credentials:
+        with self.store.locked():
+            existing = load_credentials(self.store.credentials_file)
+            if existing is not None:
+                return existing
+            chosen = credentials or Credentials.generate()
+            save_credentials(self.store.credentials_file, chosen)
+            return chosen
+
+    def _new_record(self, cluster_id: str, port: int | None, **fields: Any) -> ClusterRecord:
+        """Write a "creating" record, with its port and server_id reserved, before any other work."""
+        server_dir = self.store.server_dir(cluster_id)
+        files = ServerFiles.under(server_dir, cluster_id)
+        with self.store.locked():
+            taken = {record.port for record in self.store.all() if record.cluster_id != cluster_id}
+            if port is not None and port in taken:
+                raise SandboxError(f"port {port} is already recorded for another sandbox cluster")
+            record = ClusterRecord(
+                cluster_id=cluster_id,
+                status=CREATING,
+                port=port or server.free_port(taken),
+                server_id=self.store.next_server_id(),
+                server_dir=str(server_dir),
+                datadir=str(files.datadir),
+                socket=str(files.socket),
+                pid_file=str(files.pid_file),
+                log_error=str(files.log_error),
+                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                **fields,
+            )
+            self.store.write(record)
+        server_dir.mkdir(parents=True, exist_ok=True)
+        return record
+
+    def _launch(self, record: ClusterRecord) -> ClusterRecord:
+        files = self._files(record)
+        pid = server.start(files, record.port, record.server_id, record.read_only)
+        record = self._update(record.cluster_id, pid=pid)
+        server.wait_until_ready(files, pid)
+        return record
+
+    def _start(self, record: ClusterRecord) -> ClusterRecord:
+        record = self._launch(record)
+        with self._root(record) as root:
+            apply_stored_configuration(root)
+        return record
+
+    def _discard(self, record: ClusterRecord) -> None:
+        """Kill the server (its data is being thrown away) and remove its files."""
+        files = self._files(record)
+        server.stop(record.pid, files, kill=True)
+        shutil.rmtree(files.server_dir, ignore_errors=True)
+        files.socket.unlink(missing_ok=True)
+
+    def _root(self, record: ClusterRecord) -> pymysql.connections.Connection:
+        """root over the socket; use it in a ``with`` block, which closes it."""
+        return root_connection(str(self._files(record).socket))
+
+
+def _check_reusable(existing: ClusterRecord, spec: CloneSpec) -> None:
+    if existing.tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE:
+        raise NotManagedByUs(
+            f"{spec.cluster_id} exists and is not tagged {MANAGED_BY_TAG}={MANAGED_BY_VALUE}; "
+            "refusing to reuse or replace it"
+        )
+    if existing.source_cluster_id != spec.source_cluster_id:
+        raise CloneConflict(
+            f"{spec.cluster_id} exists as a clone of {existing.source_cluster_id}, "
+            f"not of {spec.source_cluster_id}; delete it or choose another id"
+        )
