@@ -26,29 +26,28 @@ CLUSTER_ID_SCHEMA = {
 OPTIONAL_NAME_SCHEMA = {"type": ["null", "string"], "maxLength": 255, "pattern": "^[A-Za-z0-9._-]*$"}
 CONN_ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[A-Za-z0-9_.-]+$"}
 
-P = "params."
-TEMPLATE = "{{ %s }}"
-
 
 def param(name: str) -> str:
-    return TEMPLATE % (P + name)
+    """A template for one trigger-form value, rendered as its native type."""
+    return "{{ params." + name + " }}"
 
 
 APPROVAL_BODY = """\
-Green has caught up with blue. Approving **freezes writes on blue** (read-only), waits until green
-has executed blue's last binlog event, and makes green the writer. Rejecting leaves blue untouched
-and green replicating.
+{%- set clone = ti.xcom_pull(task_ids='clone_green') -%}
+{%- set lag = ti.xcom_pull(task_ids='wait_for_catch_up') -%}
+Green has caught up with blue. **Approve** freezes writes on blue (read-only), waits until green
+has executed blue's last binlog event, makes green the writer and repoints the application.
+**Reject** leaves blue untouched and green replicating.
 
 | | |
 |---|---|
 | Blue (production) | `{{ params.blue_cluster_id }}` |
-| Green | `{{ params.green_cluster_id }}` at `{{ ti.xcom_pull(task_ids='clone_green')['endpoint'] }}:\
-{{ ti.xcom_pull(task_ids='clone_green')['port'] }}` |
-| Clone taken at blue's | `{{ ti.xcom_pull(task_ids='clone_green')['coordinates']['position'] }}` |
-| Replication lag | {{ ti.xcom_pull(task_ids='wait_for_catch_up')['seconds_behind'] }} s |
-| Green read up to | `{{ ti.xcom_pull(task_ids='wait_for_catch_up')['read_position'] }}` |
-| Green executed up to | `{{ ti.xcom_pull(task_ids='wait_for_catch_up')['exec_position'] }}` |
-| Freeze budget | {{ params.max_freeze_seconds }} s (rollback if exceeded) |
+| Green | `{{ params.green_cluster_id }}` at `{{ clone.endpoint }}:{{ clone.port }}` |
+| Clone taken at blue's | `{{ clone.coordinates.position.file }}:{{ clone.coordinates.position.position }}` |
+| Replication lag | {{ lag.seconds_behind }} s (threshold {{ params.max_lag_seconds }} s) |
+| Green has read up to | `{{ lag.read_position.file }}:{{ lag.read_position.position }}` |
+| Green has executed up to | `{{ lag.exec_position.file }}:{{ lag.exec_position.position }}` |
+| Freeze budget | {{ params.max_freeze_seconds }} s, rolled back if exceeded |
 | Application endpoint | `{{ params.repoint }}` |
 """
 
@@ -62,32 +61,51 @@ with DAG(
     tags=["aurora", "blue-green"],
     doc_md=__doc__,
     params={
-        "blue_cluster_id": Param("blue", **CLUSTER_ID_SCHEMA, title="Blue cluster id",
-                                 description="The production cluster (blue)."),
-        "green_cluster_id": Param("green", **CLUSTER_ID_SCHEMA, title="Green cluster id",
-                                  description="The clone to create; must differ from blue."),
+        "blue_cluster_id": Param(
+            "blue", **CLUSTER_ID_SCHEMA, title="Blue cluster id", description="The production cluster (blue)."
+        ),
+        "green_cluster_id": Param(
+            "green",
+            **CLUSTER_ID_SCHEMA,
+            title="Green cluster id",
+            description="The clone to create; must differ from blue.",
+        ),
         "writer_instance_id": Param("green-writer", **CLUSTER_ID_SCHEMA, title="Green writer instance id"),
         "cluster_parameter_group": Param(None, **OPTIONAL_NAME_SCHEMA, title="Green cluster parameter group"),
-        "instance_parameter_group": Param(None, **OPTIONAL_NAME_SCHEMA, title="Green instance parameter group"),
+        "instance_parameter_group": Param(
+            None, **OPTIONAL_NAME_SCHEMA, title="Green instance parameter group"
+        ),
         "vpc_security_group_ids": Param(
-            [], type="array", items={"type": "string", "pattern": "^sg-[0-9a-f]+$"},
+            [],
+            type="array",
+            items={"type": "string", "pattern": "^sg-[0-9a-f]+$"},
             title="Green VPC security groups",
         ),
         "db_subnet_group": Param(None, **OPTIONAL_NAME_SCHEMA, title="Green DB subnet group"),
-        "binlog_retention_hours": Param(24, type="integer", minimum=1, maximum=2160,
-                                        title="Binlog retention on blue (hours)"),
-        "max_lag_seconds": Param(5, type="number", exclusiveMinimum=0,
-                                 title="Lag threshold (seconds) before approval and cutover"),
-        "max_freeze_seconds": Param(10, type="number", exclusiveMinimum=0,
-                                    title="Write-freeze budget for the cutover (seconds)"),
-        "repoint": Param("sandbox:app", type="string", pattern="^(none|sandbox:[A-Za-z_][A-Za-z0-9_]*)$",
-                         title="How the application is moved to green"),
-        "control_plane_conn_id": Param("aurora_sandbox", **CONN_ID_SCHEMA,
-                                       title="Control-plane connection (aws or aurora_sandbox)"),
-        "admin_conn_id": Param("aurora_blue_admin", **CONN_ID_SCHEMA,
-                               title="Blue master-user connection (MySQL)"),
-        "replication_conn_id": Param("aurora_replication", **CONN_ID_SCHEMA,
-                                     title="Replication user connection (login + password)"),
+        "binlog_retention_hours": Param(
+            24, type="integer", minimum=1, maximum=2160, title="Binlog retention on blue (hours)"
+        ),
+        "max_lag_seconds": Param(
+            5, type="number", exclusiveMinimum=0, title="Lag threshold (seconds) before approval and cutover"
+        ),
+        "max_freeze_seconds": Param(
+            10, type="number", exclusiveMinimum=0, title="Write-freeze budget for the cutover (seconds)"
+        ),
+        "repoint": Param(
+            "sandbox:app",
+            type="string",
+            pattern="^(none|sandbox:[A-Za-z_][A-Za-z0-9_]*)$",
+            title="How the application is moved to green",
+        ),
+        "control_plane_conn_id": Param(
+            "aurora_sandbox", **CONN_ID_SCHEMA, title="Control-plane connection (aws or aurora_sandbox)"
+        ),
+        "admin_conn_id": Param(
+            "aurora_blue_admin", **CONN_ID_SCHEMA, title="Blue master-user connection (MySQL)"
+        ),
+        "replication_conn_id": Param(
+            "aurora_replication", **CONN_ID_SCHEMA, title="Replication user connection (login + password)"
+        ),
     },
 ) as dag:
     planes = {

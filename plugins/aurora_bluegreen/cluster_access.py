@@ -34,9 +34,7 @@ class ClusterAccess:
         info = self.backend.describe(cluster_id)
         if not info.endpoint or not info.port:
             raise RuntimeError(f"cluster {cluster_id} has no endpoint yet (status {info.status})")
-        return ReplicationHook(
-            self.admin_conn_id, host=info.endpoint, port=info.port, dialect=self.dialect
-        )
+        return ReplicationHook(self.admin_conn_id, host=info.endpoint, port=info.port, dialect=self.dialect)
 
     def read_only_switch(self, cluster_id: str, hook: ReplicationHook) -> ClusterReadOnly:
         return ClusterReadOnly(cluster_id, hook, self.backend)

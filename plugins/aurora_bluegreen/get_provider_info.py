@@ -28,7 +28,10 @@ def get_provider_info() -> dict:
             }
         ],
         "sensors": [
-            {"integration-name": "Aurora Blue/Green", "python-modules": ["aurora_bluegreen.sensors.replica_lag"]}
+            {
+                "integration-name": "Aurora Blue/Green",
+                "python-modules": ["aurora_bluegreen.sensors.replica_lag"],
+            }
         ],
         "triggers": [
             {

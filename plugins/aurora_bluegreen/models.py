@@ -255,9 +255,7 @@ class CutoverReport:
             "green_cluster_id": self.green_cluster_id,
             "steps": [step.to_dict() for step in self.steps],
             "freeze_ms": self.freeze_ms,
-            "blue_final_position": (
-                self.blue_final_position.to_dict() if self.blue_final_position else None
-            ),
+            "blue_final_position": (self.blue_final_position.to_dict() if self.blue_final_position else None),
             "green_executed_position": (
                 self.green_executed_position.to_dict() if self.green_executed_position else None
             ),

@@ -24,12 +24,7 @@ class InvalidInput(ValueError):
 
 def cluster_identifier(field: str, value: object) -> str:
     """An RDS cluster or instance identifier, as AWS defines it."""
-    if (
-        not isinstance(value, str)
-        or not _CLUSTER_ID.match(value)
-        or value.endswith("-")
-        or "--" in value
-    ):
+    if not isinstance(value, str) or not _CLUSTER_ID.match(value) or value.endswith("-") or "--" in value:
         raise InvalidInput(field, value, CLUSTER_ID_RULE)
     return value
 
@@ -54,11 +49,7 @@ def positive_number(field: str, value: object) -> float:
 
 
 def retention_hours(field: str, value: object) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not 1 <= value <= MAX_BINLOG_RETENTION_HOURS
-    ):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BINLOG_RETENTION_HOURS:
         raise InvalidInput(field, value, f"a whole number of hours from 1 to {MAX_BINLOG_RETENTION_HOURS}")
     return value
 

@@ -1,6 +1,7 @@
 """The trigger form rejects bad input before any task runs."""
 
 import importlib.util
+import itertools
 from pathlib import Path
 
 import pytest
@@ -52,15 +53,28 @@ def test_form_rejects(dag, name, value):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("blue_cluster_id", "a"), ("green_cluster_id", "prod-green-2"), ("max_lag_seconds", 0.5),
-     ("vpc_security_group_ids", ["sg-0abc123"]), ("repoint", "none"), ("cluster_parameter_group", None)],
+    [
+        ("blue_cluster_id", "a"),
+        ("green_cluster_id", "prod-green-2"),
+        ("max_lag_seconds", 0.5),
+        ("vpc_security_group_ids", ["sg-0abc123"]),
+        ("repoint", "none"),
+        ("cluster_parameter_group", None),
+    ],
 )
 def test_form_accepts(dag, name, value):
     assert resolve(dag, name, value) == value
 
 
 def test_dag_has_the_designed_flow(dag):
-    order = ["preflight", "clone_green", "start_replication", "wait_for_catch_up", "approve_cutover",
-             "cutover", "verify"]
-    for upstream, downstream in zip(order, order[1:]):
+    order = [
+        "preflight",
+        "clone_green",
+        "start_replication",
+        "wait_for_catch_up",
+        "approve_cutover",
+        "cutover",
+        "verify",
+    ]
+    for upstream, downstream in itertools.pairwise(order):
         assert downstream in dag.get_task(upstream).downstream_task_ids

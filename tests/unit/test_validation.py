@@ -11,8 +11,20 @@ def test_cluster_identifier_accepts_aws_rules(value):
 
 @pytest.mark.parametrize(
     "value",
-    ["", "1blue", "-blue", "blue-", "blue--green", "blue_green", "blue.green", "a" * 64, "blué", None, 7,
-     "blue'; DROP TABLE x; --"],
+    [
+        "",
+        "1blue",
+        "-blue",
+        "blue-",
+        "blue--green",
+        "blue_green",
+        "blue.green",
+        "a" * 64,
+        "blué",
+        None,
+        7,
+        "blue'; DROP TABLE x; --",
+    ],
 )
 def test_cluster_identifier_rejects_with_field_and_rule(value):
     with pytest.raises(InvalidInput) as error:
@@ -26,8 +38,9 @@ def test_replication_user_name_accepts(value):
     assert validation.replication_user_name("user", value) == value
 
 
-@pytest.mark.parametrize("value", ["rep", "repl_user_1234567", "1repl", "_repl", "repl-user", "repl user",
-                                   "repl'@'%", ""])
+@pytest.mark.parametrize(
+    "value", ["rep", "repl_user_1234567", "1repl", "_repl", "repl-user", "repl user", "repl'@'%", ""]
+)
 def test_replication_user_name_rejects(value):
     with pytest.raises(InvalidInput, match="4-16 letters"):
         validation.replication_user_name("aurora_replication.login", value)
@@ -51,5 +64,5 @@ def test_green_equal_to_blue_is_rejected_case_insensitively():
 
 
 def test_missing_connection_names_field(monkeypatch):
-    with pytest.raises(InvalidInput, match="admin_conn_id='no_such_conn'.*existing Airflow connection"):
+    with pytest.raises(InvalidInput, match=r"admin_conn_id='no_such_conn'.*existing Airflow connection"):
         validation.connection_exists("admin_conn_id", "no_such_conn")

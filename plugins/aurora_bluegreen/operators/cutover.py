@@ -100,14 +100,21 @@ class CutoverOperator(BaseOperator):
         except CutoverFailed as failure:
             self.log.error("Cutover failed; what happened:\n%s", failure.report.as_table())
             raise
-        self.log.info("Cutover from %s to %s done:\n%s", self.blue_cluster_id, self.green_cluster_id, report.as_table())
+        self.log.info(
+            "Cutover from %s to %s done:\n%s", self.blue_cluster_id, self.green_cluster_id, report.as_table()
+        )
         return report.to_dict()
 
 
 class VerifyCutoverOperator(BaseOperator):
     """Check the end state: green writable and no longer a replica, blue read-only."""
 
-    template_fields: Sequence[str] = ("blue_cluster_id", "green_cluster_id", "control_plane_conn_id", "admin_conn_id")
+    template_fields: Sequence[str] = (
+        "blue_cluster_id",
+        "green_cluster_id",
+        "control_plane_conn_id",
+        "admin_conn_id",
+    )
     ui_color = "#d9d2e9"
 
     def __init__(

@@ -111,6 +111,4 @@ class PreflightOperator(BaseOperator):
         replication = BaseHook.get_connection(self.replication_conn_id)
         validation.replication_user_name(f"{self.replication_conn_id}.login", replication.login)
         if not replication.password:
-            raise validation.InvalidInput(
-                f"{self.replication_conn_id}.password", "", "a non-empty password"
-            )
+            raise validation.InvalidInput(f"{self.replication_conn_id}.password", "", "a non-empty password")

@@ -78,7 +78,8 @@ class StartBinlogReplicationOperator(BaseOperator):
         coordinates = access.backend.clone_coordinates(self.green_cluster_id)
         if coordinates is None:
             raise RuntimeError(
-                f"{self.green_cluster_id} has no known clone coordinates; was it made by CloneClusterOperator?"
+                f"{self.green_cluster_id} has no known clone coordinates; "
+                "was it made by CloneClusterOperator?"
             )
         blue = access.sql(self.blue_cluster_id)
         green = access.sql(self.green_cluster_id)
@@ -170,7 +171,9 @@ class StartBinlogReplicationOperator(BaseOperator):
             if status is not None and status.error:
                 raise RuntimeError(f"replication on {self.green_cluster_id} failed: {status.error}")
             if status is not None and status.is_running:
-                self._step(started, "Both replication threads run on %s: %s", self.green_cluster_id, status.summary())
+                self._step(
+                    started, "Both replication threads run on %s: %s", self.green_cluster_id, status.summary()
+                )
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(
