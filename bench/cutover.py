@@ -1,0 +1,219 @@
+"""Cutover benchmark on the sandbox: our CutoverOperator against a minimal raw-SQL cutover.
+
+Each round clones the current writer, replicates into the clone, and cuts the application over
+to it while the load generator writes; the clone then becomes the writer for the next round.
+Rounds alternate between our operator and the raw floor, so both see the same machine state.
+
+Two freeze figures per cutover:
+- ``freeze_ms``: blue read-only issued -> application repointed, timed by the cutover itself;
+- ``app_gap_ms``: the longest gap between two acknowledged writes seen by the application.
+
+Run: .venv/bin/python bench/cutover.py [--rounds 20] [--rate 500] [--rates 100,500,2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aurora_bluegreen.models import CloneSpec
+from aurora_bluegreen.operators.cutover import CutoverOperator
+from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
+from aurora_bluegreen.sandbox import Sandbox
+from aurora_bluegreen.sandbox.endpoints import Endpoint, write_endpoint
+from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
+
+REPLICATION_USER = "repl_bench"
+REPLICATION_PASSWORD = "bench'pa\"ss\\wörd"
+ENDPOINT = "app"
+
+
+class Bench:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.writer = "bench-blue"
+        self.round = 0
+        sandbox.create_blue(self.writer)
+        sandbox.point_endpoint(ENDPOINT, self.writer)
+        credentials = sandbox.credentials
+        conns = {
+            "BENCH_CP": {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}},
+            "BENCH_ADMIN": {
+                "conn_type": "mysql",
+                "login": credentials.admin_user,
+                "password": credentials.admin_password,
+            },
+            "BENCH_REPL": {"conn_type": "mysql", "login": REPLICATION_USER, "password": REPLICATION_PASSWORD},
+        }
+        for name, conn in conns.items():
+            os.environ[f"AIRFLOW_CONN_{name}"] = json.dumps(conn)
+        self.planes = {"control_plane_conn_id": "bench_cp", "admin_conn_id": "bench_admin"}
+
+    def prepare_green(self) -> str:
+        self.round += 1
+        green = f"bench-green-{self.round}"
+        self.sandbox.clone(
+            CloneSpec(source_cluster_id=self.writer, cluster_id=green, writer_instance_id=f"{green}-w")
+        )
+        StartBinlogReplicationOperator(
+            task_id="replicate",
+            blue_cluster_id=self.writer,
+            green_cluster_id=green,
+            replication_conn_id="bench_repl",
+            **self.planes,
+        ).execute({})
+        return green
+
+    def ours(self, green: str) -> float:
+        report = CutoverOperator(
+            task_id="cutover",
+            blue_cluster_id=self.writer,
+            green_cluster_id=green,
+            replication_conn_id="bench_repl",
+            max_freeze_seconds=5,
+            max_lag_seconds=30,
+            repoint=f"sandbox:{ENDPOINT}",
+            **self.planes,
+        ).execute({})
+        return report["freeze_ms"]
+
+    def raw(self, green: str) -> float:
+        """The floor: the same server-side steps as root, with nothing checked or recorded."""
+        blue_root = self.sandbox.connect(self.writer, "root")
+        green_root = self.sandbox.connect(green, "root")
+        info = self.sandbox.describe(green)
+        with blue_root.cursor() as blue, green_root.cursor() as replica:
+            started = time.perf_counter()
+            blue.execute("SET GLOBAL read_only = 1")
+            blue.execute("SHOW MASTER STATUS")
+            file, position = blue.fetchone()[:2]
+            replica.execute("SELECT MASTER_POS_WAIT(%s, %s, 5)", (file, position))
+            replica.execute("STOP SLAVE")
+            replica.execute("RESET SLAVE ALL")
+            replica.execute("SET GLOBAL read_only = 0")
+            write_endpoint(self.sandbox.endpoint_file(ENDPOINT), Endpoint(info.endpoint, info.port, green))
+            freeze = (time.perf_counter() - started) * 1000
+        blue_root.close()
+        green_root.close()
+        return freeze
+
+    def cutover_under_load(self, kind: str, rate: float) -> dict:
+        green = self.prepare_green()
+        load = LoadGenerator.in_sandbox(self.sandbox.state_dir, ENDPOINT, rate=rate)
+        load.start()
+        time.sleep(0.5)
+        freeze_ms = self.ours(green) if kind == "ours" else self.raw(green)
+        time.sleep(0.5)
+        summary = load.stop()
+        with self.sandbox.connect(green, "root") as connection:
+            missing = len(missing_writes(load.acked_ids_file, connection))
+        self.retire(self.writer)
+        self.writer = green
+        return {
+            "kind": kind,
+            "rate": rate,
+            "freeze_ms": freeze_ms,
+            "app_gap_ms": summary.counters.max_ack_gap_ms,
+            "acknowledged": summary.counters.acknowledged,
+            "missing": missing,
+        }
+
+    def retire(self, cluster_id: str) -> None:
+        if self.sandbox.describe(cluster_id).is_managed:
+            self.sandbox.delete(cluster_id)
+        else:
+            self.sandbox.stop_server(cluster_id)
+
+
+def describe(values: list[float]) -> dict:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def fmt(stats: dict) -> str:
+    return f"{stats['min']:7.1f} {stats['median']:7.1f} {stats['max']:7.1f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=20, help="cutovers of each kind at --rate")
+    parser.add_argument("--rate", type=float, default=500, help="writes/s for the comparison")
+    parser.add_argument("--rates", default="100,500,2000", help="write rates for the freeze-vs-rate table")
+    parser.add_argument("--per-rate", type=int, default=5, help="cutovers of ours at each of --rates")
+    parser.add_argument("--output", default="bench/results/cutover.json")
+    args = parser.parse_args()
+
+    sandbox = Sandbox(tempfile.mkdtemp(prefix="bench-cutover-"))
+    results = []
+    try:
+        bench = Bench(sandbox)
+        for i in range(args.rounds * 2):
+            results.append(bench.cutover_under_load("ours" if i % 2 == 0 else "raw", args.rate))
+            print(json.dumps(results[-1]), flush=True)
+        for rate in (float(r) for r in args.rates.split(",")):
+            for _ in range(args.per_rate):
+                results.append(bench.cutover_under_load("ours", rate))
+                print(json.dumps(results[-1]), flush=True)
+    finally:
+        sandbox.down()
+
+    comparison = [r for r in results[: args.rounds * 2]]
+    summary = {}
+    for kind in ("ours", "raw"):
+        runs = [r for r in comparison if r["kind"] == kind]
+        summary[kind] = {
+            "freeze_ms": describe([r["freeze_ms"] for r in runs]),
+            "app_gap_ms": describe([r["app_gap_ms"] for r in runs]),
+            "acknowledged": sum(r["acknowledged"] for r in runs),
+            "missing": sum(r["missing"] for r in runs),
+        }
+    ratio = summary["ours"]["freeze_ms"]["median"] / summary["raw"]["freeze_ms"]["median"]
+    app_ratio = summary["ours"]["app_gap_ms"]["median"] / summary["raw"]["app_gap_ms"]["median"]
+    by_rate = {}
+    for rate in sorted({r["rate"] for r in results[args.rounds * 2 :]}):
+        runs = [r for r in results[args.rounds * 2 :] if r["rate"] == rate]
+        by_rate[rate] = {
+            "freeze_ms": describe([r["freeze_ms"] for r in runs]),
+            "app_gap_ms": describe([r["app_gap_ms"] for r in runs]),
+            "missing": sum(r["missing"] for r in runs),
+        }
+
+    print(
+        f"\nCutover freeze at {args.rate:.0f} writes/s, {args.rounds} cutovers each (min / median / max, ms)"
+    )
+    print(f"{'':6} {'freeze (cutover timer)':>24}   {'app gap (longest ack gap)':>26}   acked  missing")
+    for kind in ("ours", "raw"):
+        s = summary[kind]
+        print(
+            f"{kind:6} {fmt(s['freeze_ms']):>24}   {fmt(s['app_gap_ms']):>26}   "
+            f"{s['acknowledged']:6d}  {s['missing']}"
+        )
+    print(f"median ratio ours/raw: freeze {ratio:.2f}x, app gap {app_ratio:.2f}x")
+    print("\nFreeze against write rate (ours)")
+    for rate, s in by_rate.items():
+        print(
+            f"{rate:6.0f}/s  freeze {fmt(s['freeze_ms'])}   app gap {fmt(s['app_gap_ms'])}   missing {s['missing']}"
+        )
+
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(
+        json.dumps(
+            {"comparison": summary, "ratio_median_freeze": ratio, "by_rate": by_rate, "runs": results},
+            indent=2,
+        )
+    )
+    print(f"\nresults: {output}")
+    total_missing = sum(r["missing"] for r in results)
+    return 1 if total_missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""The SQL each kind of server speaks for replication, as pure builders, plus how to tell them apart.
+
+Two things vary independently. The *dialect* is how replication is managed: Aurora (and RDS) deny
+the master user ``CHANGE MASTER``/``SUPER`` and offer ``mysql.rds_*`` procedures instead, while
+self-managed servers take the native statements. The *engine* (MySQL or MariaDB) decides variable
+names and the GTID format. The sandbox runs the aurora3 dialect on the MariaDB engine, so GTID
+statements follow the engine, everything else the dialect.
+
+Every builder returns a ``Statement``; values always travel as driver parameters, never as text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, NamedTuple
+
+from aurora_bluegreen.models import BinlogPosition
+
+
+class Statement(NamedTuple):
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+class Dialect(str, Enum):
+    AURORA2 = "aurora2"
+    """Aurora MySQL 2 (MySQL 5.7): ``mysql.rds_*_external_master``; also fits RDS for MySQL 5.7."""
+    AURORA3 = "aurora3"
+    """Aurora MySQL 3 (MySQL 8.0): ``mysql.rds_*_external_source``, ``mysql.rds_set_read_only``."""
+    MYSQL = "mysql"
+    """Self-managed MySQL 8.0.23 or later: ``CHANGE REPLICATION SOURCE TO``."""
+    MARIADB = "mariadb"
+    """Self-managed MariaDB: ``CHANGE MASTER TO``."""
+
+    @classmethod
+    def named(cls, name: str) -> Dialect:
+        try:
+            return cls(name.strip().lower())
+        except ValueError:
+            choices = ", ".join(dialect.value for dialect in cls)
+            raise ValueError(f"unknown dialect {name!r}: choose one of {choices}") from None
+
+    @property
+    def uses_rds_procedures(self) -> bool:
+        return self in (Dialect.AURORA2, Dialect.AURORA3)
+
+    @property
+    def can_set_read_only(self) -> bool:
+        """Aurora MySQL 2 has no procedure for it and denies ``SET GLOBAL``: only its parameter group can."""
+        return self is not Dialect.AURORA2
+
+
+class Engine(str, Enum):
+    MYSQL = "mysql"
+    MARIADB = "mariadb"
+
+
+class ReadOnlyNeedsControlPlane(NotImplementedError):
+    """Raised where SQL cannot switch read_only; the cluster's parameter group must do it."""
+
+
+@dataclass(frozen=True)
+class ServerVersion:
+    """What a server says it is: ``@@version`` and ``@@version_comment``."""
+
+    text: str
+    comment: str = ""
+
+    @property
+    def engine(self) -> Engine:
+        return Engine.MARIADB if "mariadb" in f"{self.text} {self.comment}".lower() else Engine.MYSQL
+
+    @property
+    def number(self) -> tuple[int, int, int]:
+        match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", self.text)
+        if not match:
+            raise ValueError(f"cannot read a version number from {self.text!r}")
+        major, minor, patch = match.groups()
+        return (int(major), int(minor), int(patch or 0))
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.comment})" if self.comment else self.text
+
+
+def detect_dialect(
+    version: str, version_comment: str, aurora_version: str | None, rds_procedures: Collection[str]
+) -> Dialect:
+    """Pick the dialect from what the server reports.
+
+    ``aurora_version`` is the result of ``SELECT aurora_version()`` (None where the function does not
+    exist); ``rds_procedures`` are the routine names found in the ``mysql`` schema. Servers that
+    carry the RDS procedures without being Aurora (RDS for MySQL, the sandbox) are managed like Aurora.
+    """
+    if aurora_version is not None:
+        major = aurora_version.strip().split(".", 1)[0]
+        return Dialect.AURORA2 if major in ("1", "2") else Dialect.AURORA3
+    if "rds_set_external_source" in rds_procedures:
+        return Dialect.AURORA3
+    if "rds_set_external_master" in rds_procedures:
+        return Dialect.AURORA2
+    if ServerVersion(version, version_comment).engine is Engine.MARIADB:
+        return Dialect.MARIADB
+    return Dialect.MYSQL
+
+
+# Statements that every dialect shares.
+VERSION = Statement("SELECT @@global.version, @@global.version_comment")
+AURORA_VERSION = Statement("SELECT aurora_version()")
+RDS_PROCEDURES = Statement(
+    "SELECT ROUTINE_NAME FROM information_schema.ROUTINES"
+    " WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN (%s, %s)",
+    ("rds_set_external_source", "rds_set_external_master"),
+)
+BINLOG_SETTINGS = Statement("SELECT @@global.log_bin, @@global.binlog_format")
+READ_ONLY = Statement("SELECT @@global.read_only")
+MARIADB_GTID_SLAVE_POS = Statement("SELECT @@global.gtid_slave_pos")
+
+
+def long_running_transactions(min_seconds: float) -> Statement:
+    return Statement(
+        "SELECT trx_mysql_thread_id AS thread_id,"
+        " TIMESTAMPDIFF(SECOND, trx_started, NOW()) AS seconds_open, trx_state AS state, trx_query AS query"
+        " FROM information_schema.innodb_trx"
+        " WHERE TIMESTAMPDIFF(SECOND, trx_started, NOW()) >= %s ORDER BY trx_started",
+        (min_seconds,),
+    )
+
+
+# GTIDs follow the engine.
+def gtid_mode(engine: Engine) -> Statement | None:
+    """None for MariaDB, which has no GTID mode: it writes a GTID for every transaction."""
+    return Statement("SELECT @@global.gtid_mode") if engine is Engine.MYSQL else None
+
+
+def executed_gtid_set(engine: Engine) -> Statement:
+    """The transactions this server has executed and logged, as a source would report them."""
+    if engine is Engine.MARIADB:
+        return Statement("SELECT @@global.gtid_binlog_pos")
+    return Statement("SELECT @@global.gtid_executed")
+
+
+# Replication management follows the dialect.
+def show_replica_status(dialect: Dialect) -> Statement:
+    if dialect in (Dialect.AURORA3, Dialect.MYSQL):
+        return Statement("SHOW REPLICA STATUS")
+    return Statement("SHOW SLAVE STATUS")
+
+
+def show_source_status(dialect: Dialect, server_number: tuple[int, int, int]) -> Statement:
+    """MySQL 8.2 renamed ``SHOW MASTER STATUS`` and 8.4 removed the old name."""
+    if dialect is Dialect.MYSQL and server_number >= (8, 2, 0):
+        return Statement("SHOW BINARY LOG STATUS")
+    return Statement("SHOW MASTER STATUS")
+
+
+def set_external_source(
+    dialect: Dialect,
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    position: BinlogPosition,
+    *,
+    ssl: bool,
+) -> Statement:
+    """Point this server at a source, starting at a binlog file and position."""
+    if dialect.uses_rds_procedures:
+        return Statement(
+            f"CALL mysql.{_rds_external(dialect, 'set')}(%s, %s, %s, %s, %s, %s, %s)",
+            (host, port, user, password, position.file, position.position, int(ssl)),
+        )
+    if dialect is Dialect.MYSQL:
+        # GET_SOURCE_PUBLIC_KEY lets a caching_sha2_password user authenticate without TLS.
+        return Statement(
+            "CHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %s, SOURCE_USER = %s,"
+            " SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 0, SOURCE_LOG_FILE = %s, SOURCE_LOG_POS = %s,"
+            " SOURCE_SSL = %s, GET_SOURCE_PUBLIC_KEY = 1",
+            (host, port, user, password, position.file, position.position, int(ssl)),
+        )
+    return Statement(
+        "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, MASTER_PASSWORD = %s,"
+        " MASTER_USE_GTID = no, MASTER_LOG_FILE = %s, MASTER_LOG_POS = %s, MASTER_SSL = %s,"
+        " MASTER_CONNECT_RETRY = 1",
+        (host, port, user, password, position.file, position.position, int(ssl)),
+    )
+
+
+def set_external_source_auto_position(
+    dialect: Dialect, host: str, port: int, user: str, password: str, *, ssl: bool
+) -> Statement:
+    """Point this server at a source and let GTIDs decide where to start.
+
+    On MariaDB the start is the replica's ``gtid_slave_pos``, which must hold the clone's GTID position.
+    """
+    if dialect.uses_rds_procedures:
+        return Statement(
+            f"CALL mysql.{_rds_external(dialect, 'set')}_with_auto_position(%s, %s, %s, %s, %s)",
+            (host, port, user, password, int(ssl)),
+        )
+    if dialect is Dialect.MYSQL:
+        return Statement(
+            "CHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %s, SOURCE_USER = %s,"
+            " SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 1, SOURCE_SSL = %s, GET_SOURCE_PUBLIC_KEY = 1",
+            (host, port, user, password, int(ssl)),
+        )
+    return Statement(
+        "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, MASTER_PASSWORD = %s,"
+        " MASTER_USE_GTID = slave_pos, MASTER_SSL = %s, MASTER_CONNECT_RETRY = 1",
+        (host, port, user, password, int(ssl)),
+    )
+
+
+def start_replication(dialect: Dialect) -> Statement:
+    return _by_dialect(dialect, "CALL mysql.rds_start_replication", "START REPLICA", "START SLAVE")
+
+
+def stop_replication(dialect: Dialect) -> Statement:
+    return _by_dialect(dialect, "CALL mysql.rds_stop_replication", "STOP REPLICA", "STOP SLAVE")
+
+
+def reset_external_source(dialect: Dialect) -> Statement:
+    """Forget the source entirely, so the server is no longer a replica."""
+    if dialect.uses_rds_procedures:
+        return Statement(f"CALL mysql.{_rds_external(dialect, 'reset')}")
+    return Statement("RESET REPLICA ALL" if dialect is Dialect.MYSQL else "RESET SLAVE ALL")
+
+
+def set_read_only(dialect: Dialect, read_only: bool) -> Statement:
+    if dialect is Dialect.AURORA2:
+        raise ReadOnlyNeedsControlPlane(
+            "Aurora MySQL 2 cannot switch read_only by SQL; change the cluster's parameter group"
+        )
+    if dialect is Dialect.AURORA3:
+        return Statement("CALL mysql.rds_set_read_only(%s)", (int(read_only),))
+    if dialect is Dialect.MYSQL:
+        # super_read_only also stops SUPER users; switching read_only off clears super_read_only too.
+        if read_only:
+            return Statement("SET GLOBAL super_read_only = 1")
+        return Statement("SET GLOBAL read_only = 0")
+    return Statement("SET GLOBAL read_only = %s", (int(read_only),))
+
+
+def show_binlog_retention(dialect: Dialect) -> Statement:
+    if dialect.uses_rds_procedures:
+        return Statement("CALL mysql.rds_show_configuration")
+    return Statement("SELECT @@global.binlog_expire_logs_seconds")
+
+
+def binlog_retention_from_rows(dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> int | None:
+    """Hours of binlog the server keeps, from ``show_binlog_retention``'s rows; None when it is unset.
+
+    "Unset" differs by engine (Aurora purges binlogs as soon as it can, MySQL and MariaDB keep them
+    forever), but it round-trips: ``set_binlog_retention(dialect, None)`` restores it.
+    """
+    if dialect.uses_rds_procedures:
+        values = [row.get("value") for row in rows if row.get("name") == "binlog retention hours"]
+        return int(values[0]) if values and values[0] is not None else None
+    seconds = int(next(iter(rows[0].values())))
+    return math.ceil(seconds / 3600) if seconds else None
+
+
+def set_binlog_retention(dialect: Dialect, hours: int | None) -> Statement:
+    if dialect.uses_rds_procedures:
+        return Statement("CALL mysql.rds_set_configuration('binlog retention hours', %s)", (hours,))
+    return Statement("SET GLOBAL binlog_expire_logs_seconds = %s", ((hours or 0) * 3600,))
+
+
+def wait_for_position(dialect: Dialect, position: BinlogPosition, timeout_seconds: float) -> Statement:
+    """Block on the server until it has executed ``position`` of its source, or the timeout passes.
+
+    MariaDB reads the timeout as a whole number, and a timeout of 0 means "wait forever" on every
+    engine, so it is rounded up to at least one second: it may overrun by less than a second.
+    """
+    function = "SOURCE_POS_WAIT" if dialect is Dialect.MYSQL else "MASTER_POS_WAIT"
+    timeout = max(1, math.ceil(timeout_seconds))
+    return Statement(f"SELECT {function}(%s, %s, %s)", (position.file, position.position, timeout))
+
+
+# The replication user.
+def create_user(user: str, host: str, password: str) -> Statement:
+    return Statement("CREATE USER %s@%s IDENTIFIED BY %s", (user, host, password))
+
+
+def grant_replication(user: str, host: str) -> Statement:
+    return Statement("GRANT REPLICATION SLAVE ON *.* TO %s@%s", (user, host))
+
+
+def show_grants(user: str, host: str) -> Statement:
+    return Statement("SHOW GRANTS FOR %s@%s", (user, host))
+
+
+def drop_user(user: str, host: str) -> Statement:
+    return Statement("DROP USER %s@%s", (user, host))
+
+
+_GRANT_ON_EVERYTHING = re.compile(r"^GRANT (?P<privileges>.+?) ON \*\.\* TO ", re.IGNORECASE)
+_REPLICATION_PRIVILEGES = {"REPLICATION SLAVE", "REPLICATION REPLICA"}
+
+
+def is_replication_only(grants: Sequence[str]) -> bool:
+    """True when ``SHOW GRANTS`` lines give exactly REPLICATION SLAVE on ``*.*`` and nothing else.
+
+    MariaDB appends ``IDENTIFIED BY PASSWORD '<hash>'`` and calls the privilege REPLICATION REPLICA
+    too; any other privilege, object, role or grant option means the user is not ours to change.
+    """
+    privileges: set[str] = set()
+    for line in grants:
+        match = _GRANT_ON_EVERYTHING.match(line)
+        if not match or re.search(r"\bWITH\b.*\bOPTION\b", line, re.IGNORECASE):
+            return False
+        privileges |= {privilege.strip().upper() for privilege in match["privileges"].split(",")}
+    return bool(privileges & _REPLICATION_PRIVILEGES) and privileges <= _REPLICATION_PRIVILEGES | {"USAGE"}
+
+
+def _rds_external(dialect: Dialect, verb: str) -> str:
+    return f"rds_{verb}_external_{'source' if dialect is Dialect.AURORA3 else 'master'}"
+
+
+def _by_dialect(dialect: Dialect, rds: str, mysql: str, mariadb: str) -> Statement:
+    if dialect.uses_rds_procedures:
+        return Statement(rds)
+    return Statement(mysql if dialect is Dialect.MYSQL else mariadb)

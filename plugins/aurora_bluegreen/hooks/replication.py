@@ -1,0 +1,424 @@
+"""The data plane: binlog replication between clusters, driven over the MySQL protocol.
+
+Credentials come from an Airflow MySQL connection. Green exists only at run time and carries blue's
+users, so one connection serves both: ``host``/``port`` point its credentials at another endpoint.
+
+Secrets: ``DbApiHook.run`` logs statements with their parameters, so nothing here uses it. Every
+statement runs on the hook's own cursor, log lines are written by hand, and an error raised by a
+statement that carried a password is re-raised without it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import attrs
+from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+from aurora_bluegreen.gtid import GtidSet, MariadbGtidSet, MysqlGtidSet
+from aurora_bluegreen.hooks import dialects
+from aurora_bluegreen.hooks.dialects import Dialect, Engine, ServerVersion, Statement
+from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
+
+_NO_SUCH_GRANT = 1141
+_CONNECTION_LOST = {2006, 2013}
+
+
+class StatementFailed(RuntimeError):
+    """A statement failed on a server. The message names the server and never holds a secret."""
+
+    def __init__(self, message: str, errno: int | None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class ReplicationNotRunning(RuntimeError):
+    """The server cannot make progress towards a source position: it is not replicating."""
+
+
+class UserNotManagedByUs(PermissionError):
+    """Raised instead of changing or dropping a user that has more than REPLICATION SLAVE."""
+
+
+@dataclass(frozen=True)
+class BinlogSettings:
+    log_bin: bool
+    binlog_format: str
+    gtid_mode: bool
+    """MySQL's ``gtid_mode=ON``. Always False on MariaDB, which has no such mode: it writes GTIDs for
+    every transaction and a replica uses them only when set up with ``MASTER_USE_GTID``."""
+
+
+@dataclass(frozen=True)
+class OpenTransaction:
+    thread_id: int
+    seconds_open: int
+    state: str
+    query: str | None
+
+
+class ReplicationHook(MySqlHook):
+    """Replication control for one server: blue as a source, green as its replica.
+
+    :param mysql_conn_id: a MySQL connection with the cluster's master user.
+    :param host: endpoint to use instead of the connection's host.
+    :param port: port to use instead of the connection's port.
+    :param dialect: aurora2, aurora3, mysql or mariadb; else the connection extra ``dialect``; else
+        detected from the server once.
+    """
+
+    def __init__(
+        self,
+        mysql_conn_id: str,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        dialect: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if host is not None or port is not None:
+            connection = kwargs.get("connection") or self.get_connection(mysql_conn_id)
+            kwargs["connection"] = attrs.evolve(
+                connection,
+                host=connection.host if host is None else host,
+                port=connection.port if port is None else port,
+            )
+        super().__init__(mysql_conn_id, **kwargs)
+        self._dialect_name = dialect
+        self._server_connection: Any = None
+
+    # -- what the server is --------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.connection.host}:{self.connection.port or 3306}"
+
+    @cached_property
+    def server_version(self) -> ServerVersion:
+        text, comment = self._first_row(dialects.VERSION)
+        return ServerVersion(text, comment or "")
+
+    @cached_property
+    def dialect(self) -> Dialect:
+        forced = self._dialect_name or self.connection_extra.get("dialect")
+        if forced:
+            return Dialect.named(forced)
+        try:
+            (aurora_version,) = self._first_row(dialects.AURORA_VERSION)
+        except StatementFailed:
+            aurora_version = None
+        procedures = {row["ROUTINE_NAME"] for row in self._rows(dialects.RDS_PROCEDURES)}
+        detected = dialects.detect_dialect(
+            self.server_version.text, self.server_version.comment, aurora_version, procedures
+        )
+        self.log.info("%s runs %s: using the %s dialect", self.endpoint, self.server_version, detected.value)
+        return detected
+
+    @property
+    def can_set_read_only(self) -> bool:
+        return self.dialect.can_set_read_only
+
+    def binlog_settings(self) -> BinlogSettings:
+        log_bin, binlog_format = self._first_row(dialects.BINLOG_SETTINGS)
+        gtid_mode_query = dialects.gtid_mode(self.server_version.engine)
+        gtid_mode = gtid_mode_query is not None and self._first_row(gtid_mode_query)[0] == "ON"
+        return BinlogSettings(log_bin=bool(int(log_bin)), binlog_format=binlog_format, gtid_mode=gtid_mode)
+
+    # -- the server as a source ----------------------------------------------------------------
+
+    def source_position(self) -> BinlogPosition:
+        """Where this server's binary log ends now."""
+        rows = self._rows(dialects.show_source_status(self.dialect, self.server_version.number))
+        if not rows:
+            raise RuntimeError(f"{self.endpoint} has binary logging off: it reports no binlog position")
+        return BinlogPosition(rows[0]["File"], int(rows[0]["Position"]))
+
+    def executed_gtid_set(self) -> GtidSet:
+        """The transactions this server has executed and written to its binary log."""
+        (text,) = self._first_row(dialects.executed_gtid_set(self.server_version.engine))
+        parse = MariadbGtidSet.parse if self.server_version.engine is Engine.MARIADB else MysqlGtidSet.parse
+        return parse(text)
+
+    def binlog_retention_hours(self) -> int | None:
+        rows = self._rows(dialects.show_binlog_retention(self.dialect))
+        return dialects.binlog_retention_from_rows(self.dialect, rows)
+
+    def set_binlog_retention_hours(self, hours: int | None) -> None:
+        """Keep binlogs this long, so green can still read them after a pause; None restores the default."""
+        with self._logged(f"Set binlog retention to {'unset' if hours is None else f'{hours}h'}"):
+            self._run(dialects.set_binlog_retention(self.dialect, hours))
+
+    def long_running_transactions(self, min_seconds: float) -> list[OpenTransaction]:
+        """Transactions open for at least ``min_seconds``: a cutover would wait for them, or cut them off."""
+        return [
+            OpenTransaction(
+                thread_id=int(row["thread_id"]),
+                seconds_open=int(row["seconds_open"]),
+                state=row["state"],
+                query=row["query"],
+            )
+            for row in self._rows(dialects.long_running_transactions(min_seconds))
+        ]
+
+    # -- the replication user ------------------------------------------------------------------
+
+    def replication_user_grants(self, user: str, host: str = "%") -> list[str] | None:
+        """The user's ``SHOW GRANTS`` lines, or None when there is no such user."""
+        try:
+            return [next(iter(row.values())) for row in self._rows(dialects.show_grants(user, host))]
+        except StatementFailed as error:
+            if error.errno == _NO_SUCH_GRANT:
+                return None
+            raise
+
+    def replication_user_exists(self, user: str, host: str = "%") -> bool:
+        return self.replication_user_grants(user, host) is not None
+
+    def ensure_replication_user(self, user: str, password: str, host: str = "%") -> bool:
+        """Create ``user`` with REPLICATION SLAVE only; True if created, False if ours already existed.
+
+        An existing user with anything beyond REPLICATION SLAVE is someone else's: UserNotManagedByUs.
+        The password of an existing user is left as it is.
+        """
+        grants = self.replication_user_grants(user, host)
+        if grants is not None:
+            _refuse_unless_replication_only(user, host, grants)
+            return False
+        with self._logged(f"Created replication user {user}@{host} with REPLICATION SLAVE only"):
+            self._run(dialects.create_user(user, host, password), secret=password)
+            try:
+                self._run(dialects.grant_replication(user, host))
+            except StatementFailed:
+                # A user without its grant would look foreign to every later run; leave no trace.
+                self._run(dialects.drop_user(user, host))
+                raise
+        return True
+
+    def drop_replication_user(self, user: str, host: str = "%") -> bool:
+        """Drop ``user`` if it has REPLICATION SLAVE only; False if it did not exist."""
+        grants = self.replication_user_grants(user, host)
+        if grants is None:
+            return False
+        _refuse_unless_replication_only(user, host, grants)
+        with self._logged(f"Dropped replication user {user}@{host}"):
+            self._run(dialects.drop_user(user, host))
+        return True
+
+    # -- the server as a replica ---------------------------------------------------------------
+
+    def replica_status(self) -> ReplicaStatus | None:
+        """Replication status of the default channel; None when this server is not a replica."""
+        rows = self._rows(dialects.show_replica_status(self.dialect))
+        gtid_slave_pos = None
+        if rows and self.server_version.engine is Engine.MARIADB:
+            (gtid_slave_pos,) = self._first_row(dialects.MARIADB_GTID_SLAVE_POS)
+        return replica_status_from_rows(rows, gtid_slave_pos)
+
+    def set_external_source(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        position: BinlogPosition | None = None,
+        gtid: bool = False,
+        ssl: bool = False,
+    ) -> None:
+        """Make this server a replica of ``host:port``, from ``position`` or by GTID auto-position."""
+        if gtid == (position is not None):
+            raise ValueError("set_external_source needs a binlog position or gtid=True, not both or neither")
+        if position is None:
+            statement = dialects.set_external_source_auto_position(
+                self.dialect, host, port, user, password, ssl=ssl
+            )
+        else:
+            statement = dialects.set_external_source(
+                self.dialect, host, port, user, password, position, ssl=ssl
+            )
+        start = "GTID auto-position" if position is None else str(position)
+        what = (
+            f"Set the replication source to {host}:{port} as {user} from {start}{' over TLS' if ssl else ''}"
+        )
+        with self._logged(what):
+            self._run(statement, secret=password)
+
+    def start_replication(self) -> None:
+        with self._logged("Started replication"):
+            self._run(dialects.start_replication(self.dialect))
+
+    def stop_replication(self) -> None:
+        with self._logged("Stopped replication"):
+            self._run(dialects.stop_replication(self.dialect))
+
+    def reset_external_source(self) -> None:
+        """Forget the source, so this server is no longer a replica."""
+        with self._logged("Removed the replication source"):
+            self._run(dialects.reset_external_source(self.dialect))
+
+    def wait_for_position(self, position: BinlogPosition, timeout_seconds: float) -> bool:
+        """Block until this replica has executed ``position`` of its source; False on timeout.
+
+        The wait happens on the server, so it returns the moment the position is reached. It raises
+        ReplicationNotRunning at once when the replica cannot get there (SQL thread stopped, no source).
+        """
+        (waited,) = self._first_row(dialects.wait_for_position(self.dialect, position, timeout_seconds))
+        if waited is None:
+            raise ReplicationNotRunning(
+                f"{self.endpoint} cannot reach {position}: its SQL thread is stopped or it has no source"
+            )
+        return int(waited) >= 0
+
+    # -- read_only -----------------------------------------------------------------------------
+
+    def read_only(self) -> bool:
+        (value,) = self._first_row(dialects.READ_ONLY)
+        return bool(int(value))
+
+    def set_read_only(self, read_only: bool) -> None:
+        """Switch read_only and check that it took effect; ReadOnlyNeedsControlPlane on Aurora MySQL 2."""
+        statement = dialects.set_read_only(self.dialect, read_only)
+        with self._logged(f"Set read_only={int(read_only)} (verified)"):
+            self._run(statement)
+            if self.read_only() != read_only:
+                raise RuntimeError(f"{self.endpoint}: read_only did not change to {int(read_only)}")
+
+    # -- statements ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._server_connection is not None:
+            self._server_connection.close()
+            self._server_connection = None
+
+    def _db(self) -> Any:
+        """One connection per hook, so a cutover pays for connecting only once."""
+        if self._server_connection is None:
+            connection = self.get_conn()
+            self.set_autocommit(connection, True)
+            self._server_connection = connection
+        return self._server_connection
+
+    def _rows(self, statement: Statement, *, secret: str | None = None) -> list[dict[str, Any]]:
+        """Run one statement; return its first result set as dicts keyed by column name."""
+        cursor = self._db().cursor()
+        try:
+            cursor.execute(statement.sql, statement.params or None)
+            columns = [column[0] for column in cursor.description or ()]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()] if columns else []
+        except Exception as error:
+            failure = self._failure(statement, error, secret)
+        else:
+            return rows
+        finally:
+            cursor.close()
+        # Raised outside the except block so the driver's error, which may quote the secret, is not
+        # attached as its context.
+        raise failure
+
+    def _run(self, statement: Statement, *, secret: str | None = None) -> None:
+        self._rows(statement, secret=secret)
+
+    def _first_row(self, statement: Statement) -> tuple[Any, ...]:
+        rows = self._rows(statement)
+        if not rows:
+            raise RuntimeError(f"{self.endpoint}: {statement.sql} returned no row")
+        return tuple(rows[0].values())
+
+    def _failure(self, statement: Statement, error: Exception, secret: str | None) -> StatementFailed:
+        has_code = len(error.args) == 2 and isinstance(error.args[0], int)
+        errno = error.args[0] if has_code else None
+        message = str(error.args[1]) if has_code else str(error)
+        if errno in _CONNECTION_LOST:
+            self.close()
+        if secret:
+            message = redact(message, secret)
+        return StatementFailed(f"{self.endpoint}: {statement.sql} failed: ({errno}) {message}", errno)
+
+    @contextmanager
+    def _logged(self, what: str) -> Iterator[None]:
+        """Log one line for a change that succeeded: what, where and how long it took."""
+        started = time.monotonic()
+        yield
+        self.log.info("%s on %s in %.1f ms", what, self.endpoint, (time.monotonic() - started) * 1000)
+
+
+def replica_status_from_rows(
+    rows: Sequence[Mapping[str, Any]], gtid_slave_pos: str | None = None
+) -> ReplicaStatus | None:
+    """Normalize ``SHOW REPLICA STATUS``/``SHOW SLAVE STATUS`` rows, in either column family.
+
+    MySQL lists one row per channel; the external source is the default (unnamed) channel. MariaDB
+    has no executed-GTID column: pass its ``@@gtid_slave_pos``, used when the replica runs on GTIDs.
+    """
+    default_channel = [row for row in rows if not row.get("Channel_Name")]
+    if not default_channel:
+        return None
+    row = default_channel[0]
+
+    def column(modern: str, legacy: str) -> Any:
+        return row[modern] if modern in row else row.get(legacy)
+
+    using_gtid = row.get("Using_Gtid")
+    auto_position = bool(int(row.get("Auto_Position") or 0)) or using_gtid not in (None, "", "No")
+    executed_gtid_set = row.get("Executed_Gtid_Set")
+    if executed_gtid_set is None and auto_position:
+        executed_gtid_set = gtid_slave_pos
+    seconds_behind = column("Seconds_Behind_Source", "Seconds_Behind_Master")
+    return ReplicaStatus(
+        io_running=column("Replica_IO_Running", "Slave_IO_Running"),
+        sql_running=column("Replica_SQL_Running", "Slave_SQL_Running"),
+        seconds_behind=None if seconds_behind is None else int(seconds_behind),
+        source_host=column("Source_Host", "Master_Host"),
+        source_port=int(column("Source_Port", "Master_Port")),
+        read_position=_position(
+            column("Source_Log_File", "Master_Log_File"), column("Read_Source_Log_Pos", "Read_Master_Log_Pos")
+        ),
+        exec_position=_position(
+            column("Relay_Source_Log_File", "Relay_Master_Log_File"),
+            column("Exec_Source_Log_Pos", "Exec_Master_Log_Pos"),
+        ),
+        last_io_errno=int(row.get("Last_IO_Errno") or 0),
+        last_io_error=row.get("Last_IO_Error") or "",
+        last_sql_errno=int(row.get("Last_SQL_Errno") or 0),
+        last_sql_error=row.get("Last_SQL_Error") or "",
+        executed_gtid_set=None if executed_gtid_set is None else "".join(executed_gtid_set.split()),
+        auto_position=auto_position,
+    )
+
+
+def redact(message: str, secret: str) -> str:
+    """``message`` without ``secret``, as sent (escaped) or as the server read it.
+
+    After a syntax error the server quotes up to 80 characters of the statement, which can cut a
+    secret anywhere, so that quotation is dropped whole.
+    """
+    message = re.sub(r"near '.*' at line \d+", "near <statement withheld> at line ?", message, flags=re.S)
+    for form in {secret, secret.translate(_MYSQL_ESCAPES)}:
+        message = message.replace(form, "***")
+    return message
+
+
+# What mysql_real_escape_string does to a string literal.
+_MYSQL_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "'": "\\'", '"': '\\"', "\0": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z"}
+)
+
+
+def _position(file: str | None, position: Any) -> BinlogPosition | None:
+    return BinlogPosition(file, int(position)) if file else None
+
+
+def _refuse_unless_replication_only(user: str, host: str, grants: Sequence[str]) -> None:
+    if not dialects.is_replication_only(grants):
+        # MariaDB's SHOW GRANTS carries the password hash, which has no place in an error message.
+        shown = "; ".join(re.sub(r" IDENTIFIED BY PASSWORD '[^']*'", "", grant) for grant in grants)
+        raise UserNotManagedByUs(
+            f"user {user}@{host} exists with more than REPLICATION SLAVE on *.* ({shown}); "
+            "refusing to change or drop a user aurora-bluegreen did not create. Choose another "
+            "replication user name."
+        )

@@ -1,0 +1,265 @@
+"""The SQL each dialect sends, as text. MySQL 8 and Aurora SQL cannot run here, so this is its test."""
+
+import pytest
+
+from aurora_bluegreen.hooks import dialects
+from aurora_bluegreen.hooks.dialects import (
+    Dialect,
+    Engine,
+    ReadOnlyNeedsControlPlane,
+    ServerVersion,
+    Statement,
+    detect_dialect,
+    is_replication_only,
+)
+from aurora_bluegreen.models import BinlogPosition
+
+AURORA2, AURORA3, MYSQL, MARIADB = Dialect.AURORA2, Dialect.AURORA3, Dialect.MYSQL, Dialect.MARIADB
+POSITION = BinlogPosition("mysql-bin-changelog.000003", 4278)
+SOURCE = ("blue.cluster.example", 3306, "repl_user", "s3cr'et")
+
+
+# -- detection --------------------------------------------------------------------------------
+
+
+def test_aurora_is_detected_by_aurora_version():
+    assert detect_dialect("8.0.28", "Source distribution", "3.05.2", set()) is AURORA3
+    assert detect_dialect("5.7.12", "MySQL Community Server (GPL)", "2.11.2", set()) is AURORA2
+
+
+def test_servers_with_rds_procedures_are_managed_like_aurora():
+    sandbox = "10.11.6-MariaDB-0+deb12u1-log"
+    both = {"rds_set_external_source", "rds_set_external_master"}
+    assert detect_dialect(sandbox, "Debian 12", None, both) is AURORA3
+    assert detect_dialect("5.7.44-log", "Source distribution", None, {"rds_set_external_master"}) is AURORA2
+
+
+def test_self_managed_servers_are_told_apart_by_version():
+    assert detect_dialect("10.11.6-MariaDB-0+deb12u1-log", "Debian 12", None, set()) is MARIADB
+    assert detect_dialect("10.11.6", "mariadb.org binary distribution", None, set()) is MARIADB
+    assert detect_dialect("8.0.36", "MySQL Community Server - GPL", None, set()) is MYSQL
+
+
+def test_dialect_names_are_checked():
+    assert Dialect.named(" Aurora3 ") is AURORA3
+    with pytest.raises(ValueError, match="unknown dialect 'aurora4': choose one of aurora2, aurora3, mysql"):
+        Dialect.named("aurora4")
+
+
+def test_server_version():
+    assert ServerVersion("10.11.6-MariaDB-0+deb12u1-log").number == (10, 11, 6)
+    assert ServerVersion("10.11.6-MariaDB-log").engine is Engine.MARIADB
+    assert ServerVersion("8.4.0", "MySQL Community Server - GPL").number == (8, 4, 0)
+    assert ServerVersion("8.4.0", "MySQL Community Server - GPL").engine is Engine.MYSQL
+    assert ServerVersion("5.7").number == (5, 7, 0)
+    with pytest.raises(ValueError, match="cannot read a version number"):
+        _ = ServerVersion("unknown").number
+
+
+# -- status -----------------------------------------------------------------------------------
+
+
+def test_show_replica_status():
+    assert dialects.show_replica_status(AURORA3).sql == "SHOW REPLICA STATUS"
+    assert dialects.show_replica_status(MYSQL).sql == "SHOW REPLICA STATUS"
+    assert dialects.show_replica_status(AURORA2).sql == "SHOW SLAVE STATUS"
+    assert dialects.show_replica_status(MARIADB).sql == "SHOW SLAVE STATUS"
+
+
+def test_show_source_status_follows_mysql_8_2_rename():
+    assert dialects.show_source_status(MYSQL, (8, 4, 0)).sql == "SHOW BINARY LOG STATUS"
+    assert dialects.show_source_status(MYSQL, (8, 2, 0)).sql == "SHOW BINARY LOG STATUS"
+    assert dialects.show_source_status(MYSQL, (8, 0, 36)).sql == "SHOW MASTER STATUS"
+    # MariaDB's version numbers are above 8.2 but it kept the old statement.
+    assert dialects.show_source_status(AURORA3, (10, 11, 6)).sql == "SHOW MASTER STATUS"
+    assert dialects.show_source_status(MARIADB, (10, 11, 6)).sql == "SHOW MASTER STATUS"
+    assert dialects.show_source_status(AURORA2, (5, 7, 12)).sql == "SHOW MASTER STATUS"
+
+
+def test_gtid_queries_follow_the_engine():
+    assert dialects.executed_gtid_set(Engine.MYSQL).sql == "SELECT @@global.gtid_executed"
+    assert dialects.executed_gtid_set(Engine.MARIADB).sql == "SELECT @@global.gtid_binlog_pos"
+    assert dialects.gtid_mode(Engine.MYSQL).sql == "SELECT @@global.gtid_mode"
+    assert dialects.gtid_mode(Engine.MARIADB) is None
+    assert dialects.MARIADB_GTID_SLAVE_POS.sql == "SELECT @@global.gtid_slave_pos"
+
+
+# -- setting up replication -------------------------------------------------------------------
+
+
+def test_set_external_source_at_a_position():
+    values = (*SOURCE, "mysql-bin-changelog.000003", 4278, 0)
+    assert dialects.set_external_source(AURORA3, *SOURCE, POSITION, ssl=False) == Statement(
+        "CALL mysql.rds_set_external_source(%s, %s, %s, %s, %s, %s, %s)", values
+    )
+    assert dialects.set_external_source(AURORA2, *SOURCE, POSITION, ssl=False) == Statement(
+        "CALL mysql.rds_set_external_master(%s, %s, %s, %s, %s, %s, %s)", values
+    )
+    assert dialects.set_external_source(MYSQL, *SOURCE, POSITION, ssl=True) == Statement(
+        "CHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %s, SOURCE_USER = %s,"
+        " SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 0, SOURCE_LOG_FILE = %s, SOURCE_LOG_POS = %s,"
+        " SOURCE_SSL = %s, GET_SOURCE_PUBLIC_KEY = 1",
+        (*SOURCE, "mysql-bin-changelog.000003", 4278, 1),
+    )
+    assert dialects.set_external_source(MARIADB, *SOURCE, POSITION, ssl=False) == Statement(
+        "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, MASTER_PASSWORD = %s,"
+        " MASTER_USE_GTID = no, MASTER_LOG_FILE = %s, MASTER_LOG_POS = %s, MASTER_SSL = %s,"
+        " MASTER_CONNECT_RETRY = 1",
+        values,
+    )
+
+
+def test_set_external_source_with_gtid_auto_position():
+    assert dialects.set_external_source_auto_position(AURORA3, *SOURCE, ssl=True) == Statement(
+        "CALL mysql.rds_set_external_source_with_auto_position(%s, %s, %s, %s, %s)", (*SOURCE, 1)
+    )
+    assert dialects.set_external_source_auto_position(AURORA2, *SOURCE, ssl=False) == Statement(
+        "CALL mysql.rds_set_external_master_with_auto_position(%s, %s, %s, %s, %s)", (*SOURCE, 0)
+    )
+    assert dialects.set_external_source_auto_position(MYSQL, *SOURCE, ssl=False) == Statement(
+        "CHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %s, SOURCE_USER = %s,"
+        " SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 1, SOURCE_SSL = %s, GET_SOURCE_PUBLIC_KEY = 1",
+        (*SOURCE, 0),
+    )
+    assert dialects.set_external_source_auto_position(MARIADB, *SOURCE, ssl=False) == Statement(
+        "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, MASTER_PASSWORD = %s,"
+        " MASTER_USE_GTID = slave_pos, MASTER_SSL = %s, MASTER_CONNECT_RETRY = 1",
+        (*SOURCE, 0),
+    )
+
+
+def test_secrets_travel_only_as_parameters():
+    for dialect in Dialect:
+        for statement in (
+            dialects.set_external_source(dialect, *SOURCE, POSITION, ssl=False),
+            dialects.set_external_source_auto_position(dialect, *SOURCE, ssl=False),
+        ):
+            assert "s3cr" not in statement.sql and "s3cr'et" in statement.params
+    statement = dialects.create_user("repl_user", "%", "s3cr'et")
+    assert statement == Statement("CREATE USER %s@%s IDENTIFIED BY %s", ("repl_user", "%", "s3cr'et"))
+
+
+@pytest.mark.parametrize(
+    ("dialect", "start", "stop", "reset"),
+    [
+        (
+            AURORA3,
+            "CALL mysql.rds_start_replication",
+            "CALL mysql.rds_stop_replication",
+            "CALL mysql.rds_reset_external_source",
+        ),
+        (
+            AURORA2,
+            "CALL mysql.rds_start_replication",
+            "CALL mysql.rds_stop_replication",
+            "CALL mysql.rds_reset_external_master",
+        ),
+        (MYSQL, "START REPLICA", "STOP REPLICA", "RESET REPLICA ALL"),
+        (MARIADB, "START SLAVE", "STOP SLAVE", "RESET SLAVE ALL"),
+    ],
+)
+def test_start_stop_reset(dialect, start, stop, reset):
+    assert dialects.start_replication(dialect) == Statement(start)
+    assert dialects.stop_replication(dialect) == Statement(stop)
+    assert dialects.reset_external_source(dialect) == Statement(reset)
+
+
+def test_wait_for_position_never_passes_a_timeout_the_server_reads_as_forever():
+    assert dialects.wait_for_position(AURORA3, POSITION, 2.5) == Statement(
+        "SELECT MASTER_POS_WAIT(%s, %s, %s)", ("mysql-bin-changelog.000003", 4278, 3)
+    )
+    assert dialects.wait_for_position(MARIADB, POSITION, 0.2).params[2] == 1
+    assert dialects.wait_for_position(AURORA2, POSITION, 0).params[2] == 1
+    assert dialects.wait_for_position(MYSQL, POSITION, 10).sql == "SELECT SOURCE_POS_WAIT(%s, %s, %s)"
+
+
+# -- read_only and binlog retention -----------------------------------------------------------
+
+
+def test_set_read_only():
+    assert dialects.set_read_only(AURORA3, True) == Statement("CALL mysql.rds_set_read_only(%s)", (1,))
+    assert dialects.set_read_only(AURORA3, False) == Statement("CALL mysql.rds_set_read_only(%s)", (0,))
+    assert dialects.set_read_only(MYSQL, True) == Statement("SET GLOBAL super_read_only = 1")
+    assert dialects.set_read_only(MYSQL, False) == Statement("SET GLOBAL read_only = 0")
+    assert dialects.set_read_only(MARIADB, True) == Statement("SET GLOBAL read_only = %s", (1,))
+    assert dialects.READ_ONLY.sql == "SELECT @@global.read_only"
+
+
+def test_aurora2_read_only_belongs_to_the_control_plane():
+    assert not AURORA2.can_set_read_only and AURORA3.can_set_read_only
+    with pytest.raises(ReadOnlyNeedsControlPlane, match="parameter group"):
+        dialects.set_read_only(AURORA2, True)
+
+
+def test_binlog_retention_statements():
+    assert dialects.show_binlog_retention(AURORA3).sql == "CALL mysql.rds_show_configuration"
+    assert dialects.set_binlog_retention(AURORA2, 48) == Statement(
+        "CALL mysql.rds_set_configuration('binlog retention hours', %s)", (48,)
+    )
+    assert dialects.set_binlog_retention(AURORA3, None).params == (None,)
+    assert dialects.show_binlog_retention(MYSQL).sql == "SELECT @@global.binlog_expire_logs_seconds"
+    assert dialects.set_binlog_retention(MARIADB, 48) == Statement(
+        "SET GLOBAL binlog_expire_logs_seconds = %s", (172800,)
+    )
+    assert dialects.set_binlog_retention(MYSQL, None).params == (0,)
+
+
+def test_binlog_retention_read_back():
+    configuration = [
+        {"name": "binlog retention hours", "value": "24", "description": "..."},
+        {"name": "source delay", "value": "0", "description": "..."},
+    ]
+    assert dialects.binlog_retention_from_rows(AURORA3, configuration) == 24
+    unset = [{"name": "binlog retention hours", "value": None, "description": "..."}]
+    assert dialects.binlog_retention_from_rows(AURORA2, unset) is None
+    seconds = "@@global.binlog_expire_logs_seconds"
+    assert dialects.binlog_retention_from_rows(MYSQL, [{seconds: 2592000}]) == 720
+    assert dialects.binlog_retention_from_rows(MARIADB, [{seconds: 0}]) is None
+
+
+def test_long_running_transactions_query():
+    statement = dialects.long_running_transactions(30)
+    assert "information_schema.innodb_trx" in statement.sql and statement.params == (30,)
+
+
+# -- the replication user ---------------------------------------------------------------------
+
+
+def test_replication_user_statements():
+    assert dialects.grant_replication("repl_user", "%") == Statement(
+        "GRANT REPLICATION SLAVE ON *.* TO %s@%s", ("repl_user", "%")
+    )
+    assert dialects.show_grants("repl_user", "%") == Statement("SHOW GRANTS FOR %s@%s", ("repl_user", "%"))
+    assert dialects.drop_user("repl_user", "%") == Statement("DROP USER %s@%s", ("repl_user", "%"))
+
+
+@pytest.mark.parametrize(
+    "grants",
+    [
+        ["GRANT REPLICATION SLAVE ON *.* TO `repl_user`@`%`"],
+        ["GRANT REPLICATION SLAVE ON *.* TO 'repl_user'@'%'"],
+        [
+            "GRANT REPLICATION SLAVE ON *.* TO `repl_user`@`%` IDENTIFIED BY PASSWORD "
+            "'*B69027D44F6E5EDC07F1AEAD1477967B16F28227'"
+        ],
+        ["GRANT REPLICATION REPLICA ON *.* TO `repl_user`@`%`"],
+    ],
+)
+def test_replication_only_grants_as_each_engine_prints_them(grants):
+    assert is_replication_only(grants)
+
+
+@pytest.mark.parametrize(
+    "grants",
+    [
+        ["GRANT USAGE ON *.* TO `app`@`%`"],
+        ["GRANT SELECT, REPLICATION SLAVE ON *.* TO `repl_user`@`%`"],
+        ["GRANT REPLICATION SLAVE ON *.* TO `repl_user`@`%` WITH GRANT OPTION"],
+        ["GRANT REPLICATION SLAVE ON *.* TO `repl_user`@`%`", "GRANT SELECT ON `shop`.* TO `repl_user`@`%`"],
+        ["GRANT REPLICATION SLAVE ON *.* TO `repl_user`@`%`", "GRANT `admin_role`@`%` TO `repl_user`@`%`"],
+        ["GRANT ALL PRIVILEGES ON *.* TO `admin`@`%`"],
+        [],
+    ],
+)
+def test_anything_more_is_not_a_replication_user(grants):
+    assert not is_replication_only(grants)
