@@ -164,7 +164,7 @@ def main() -> int:
     finally:
         sandbox.down()
 
-    comparison = [r for r in results[: args.rounds * 2]]
+    comparison = results[: args.rounds * 2]
     summary = {}
     for kind in ("ours", "raw"):
         runs = [r for r in comparison if r["kind"] == kind]
@@ -199,7 +199,8 @@ def main() -> int:
     print("\nFreeze against write rate (ours)")
     for rate, s in by_rate.items():
         print(
-            f"{rate:6.0f}/s  freeze {fmt(s['freeze_ms'])}   app gap {fmt(s['app_gap_ms'])}   missing {s['missing']}"
+            f"{rate:6.0f}/s  freeze {fmt(s['freeze_ms'])}   "
+            f"app gap {fmt(s['app_gap_ms'])}   missing {s['missing']}"
         )
 
     output = Path(args.output)

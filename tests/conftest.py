@@ -11,6 +11,7 @@ from typing import Any
 
 import pymysql
 import pytest
+
 from aurora_bluegreen.models import BinlogPosition
 from aurora_bluegreen.sandbox import Credentials, Sandbox
 from aurora_bluegreen.sandbox.server import binaries_missing

@@ -10,6 +10,7 @@ import time
 
 import pymysql
 import pytest
+
 from aurora_bluegreen.models import CloneSpec
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes, read_acked_ids
 

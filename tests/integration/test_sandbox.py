@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pymysql
 import pytest
+
 from aurora_bluegreen.hooks.cluster_backend import ClusterNotFound, NotManagedByUs, backend_for_connection
 from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, CloneSpec
 from aurora_bluegreen.sandbox import CloneConflict, Sandbox, server
