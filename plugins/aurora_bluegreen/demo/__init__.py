@@ -1,0 +1,56 @@
+"""``aurora-bluegreen demo``: the whole deployment on this machine, through real Airflow 3.3.
+
+``airflow_stack`` runs Airflow, ``airflow_rest`` talks to it, ``runner`` is the demo's flow and
+``report`` its summary. The e2e tests reuse the first two.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from aurora_bluegreen.demo.airflow_stack import DEFAULT_PORT, sigterm_as_interrupt
+
+DAG_FILE = Path("dags") / "aurora_bluegreen_deployment.py"
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``aurora-bluegreen demo [--keep-running] [--rate N] [--port P] [--stop]``."""
+    parser = argparse.ArgumentParser(
+        prog="aurora-bluegreen demo",
+        description="Deploy the local sandbox's blue cluster to green through real Airflow, "
+        "under write load, and check that no acknowledged write is lost.",
+    )
+    parser.add_argument(
+        "--keep-running", action="store_true", help="leave Airflow and the sandbox up afterwards"
+    )
+    parser.add_argument("--rate", type=float, default=200.0, help="writes per second (default: 200)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"Airflow's port (default: {DEFAULT_PORT})"
+    )
+    parser.add_argument("--stop", action="store_true", help="stop a demo left running, then exit")
+    parser.add_argument("--repo", type=Path, default=None, help="the repository (default: found from here)")
+    args = parser.parse_args(argv)
+
+    # Imported here so that `--help` answers without loading Airflow.
+    from aurora_bluegreen.demo.runner import Demo, DemoOptions
+
+    repo_root = args.repo or find_repo_root()
+    demo = Demo(
+        DemoOptions(repo_root=repo_root, keep_running=args.keep_running, rate=args.rate, port=args.port)
+    )
+    if args.stop:
+        demo.stop()
+        return 0
+    with sigterm_as_interrupt():
+        return demo.run()
+
+
+def find_repo_root() -> Path:
+    """The checkout holding the DAGs: the working directory or one above it, else this package's."""
+    here = Path.cwd().resolve()
+    package_repo = Path(__file__).resolve().parents[3]  # <repo>/plugins/aurora_bluegreen/demo
+    for candidate in (here, *here.parents, package_repo):
+        if (candidate / DAG_FILE).is_file():
+            return candidate
+    raise SystemExit(f"cannot find the repository: no {DAG_FILE} here, above, or at {package_repo}")

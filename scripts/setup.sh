@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Prepares this machine for `make demo` and `make test`; safe to run again (then it does nothing).
+#  1. System packages, only when something is missing: MariaDB server and mariadb-backup (the
+#     sandbox's "clusters"), and the headers mysqlclient needs, since the mysql provider builds
+#     it from source.
+#  2. .venv with this package and its test extras, reinstalled only when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+STAMP="$VENV/.installed-from"
+
+has_command() {
+    # mariadbd lives in /usr/sbin, which is not on a normal user's PATH.
+    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]
+}
+
+missing_packages() {
+    has_command mariadbd || echo mariadb-server
+    has_command mariadb-backup || echo mariadb-backup
+    has_command pkg-config || echo pkg-config
+    pkg-config --exists mysqlclient 2>/dev/null || echo default-libmysqlclient-dev
+    has_command python3 || echo python3
+    # Debian's python3 cannot create a venv (no ensurepip) without python3-venv.
+    python3 -c 'import ensurepip' 2>/dev/null || echo python3-venv
+}
+
+install_packages() {
+    local packages=("$@")
+    local as_root=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "setup: need root (or sudo) to install: ${packages[*]}" >&2
+            exit 1
+        fi
+        as_root=(sudo)
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup: no apt-get here; please install the equivalents of: ${packages[*]}" >&2
+        exit 1
+    fi
+    echo "setup: installing ${packages[*]}"
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
+}
+
+mapfile -t packages < <(missing_packages)
+if [ "${#packages[@]}" -gt 0 ]; then
+    install_packages "${packages[@]}"
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "setup: creating $VENV"
+    python3 -m venv "$VENV"
+fi
+
+# The install is current when it was made from this very pyproject.toml by this interpreter.
+wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) $("$VENV/bin/python" --version 2>&1)"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
+    echo "setup: installing the package into $VENV (a minute on a fresh machine)"
+    "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    echo "$wanted" >"$STAMP"
+fi
