@@ -1,0 +1,153 @@
+"""The deployment DAG through real Airflow on real sandbox servers: Approve, and Reject.
+
+Each run gets its own blue, because an approved cutover leaves blue read-only.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import pytest
+
+from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
+from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
+
+DAG_ID = "aurora_bluegreen_deployment"
+REPLICATION_PASSWORD = "e2e'repl\"pass\\wörd-" + secrets.token_hex(4)
+
+
+@pytest.fixture(scope="module")
+def deployment_connections(sandbox, airflow: AirflowRestClient) -> dict[str, str]:
+    credentials = sandbox.credentials
+    airflow.upsert_connections(
+        {
+            "e2e_sandbox": {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}},
+            "e2e_admin": {
+                "conn_type": "mysql",
+                "login": credentials.admin_user,
+                "password": credentials.admin_password,
+            },
+            "e2e_replication": {"conn_type": "mysql", "login": "repl_e2e", "password": REPLICATION_PASSWORD},
+        }
+    )
+    airflow.unpause_dag(DAG_ID)
+    return {
+        "control_plane_conn_id": "e2e_sandbox",
+        "admin_conn_id": "e2e_admin",
+        "replication_conn_id": "e2e_replication",
+    }
+
+
+def start_run(airflow, sandbox, connections, name):
+    blue_id, green_id, endpoint = f"e2e-{name}-blue", f"e2e-{name}-green", f"e2e_{name}"
+    sandbox.create_blue(blue_id)
+    sandbox.point_endpoint(endpoint, blue_id)
+    conf = {
+        "blue_cluster_id": blue_id,
+        "green_cluster_id": green_id,
+        "writer_instance_id": f"{green_id}-writer",
+        "repoint": f"sandbox:{endpoint}",
+        "max_lag_seconds": 5,
+        "max_freeze_seconds": 5,
+        **connections,
+    }
+    run_id = f"e2e_{name}_{uuid.uuid4().hex[:6]}"
+    airflow.trigger_dag_run(DAG_ID, run_id=run_id, conf=conf)
+    return run_id, conf
+
+
+def table_checksums(connection) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKSUM TABLE shop.customers, shop.products, shop.orders")
+        return {table: checksum for table, checksum in cursor.fetchall()}
+
+
+def strings_in(value) -> list[str]:
+    """Every string inside a JSON-like value, unescaped, so a secret is found however it is quoted."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (*strings_in(key), *strings_in(item))]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in strings_in(item)]
+    return []
+
+
+def read_only(connection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@global.read_only")
+        return cursor.fetchone()[0]
+
+
+def test_reject_leaves_blue_writable_and_unchanged_and_green_replicating(
+    sandbox, connect, airflow, deployment_connections
+):
+    run_id, conf = start_run(airflow, sandbox, deployment_connections, "reject")
+    request = airflow.wait_for_approval_request(DAG_ID, run_id, timeout=180)
+    blue = connect(conf["blue_cluster_id"], "root")
+    before = table_checksums(blue)
+
+    assert conf["green_cluster_id"] in request["body"]
+    airflow.answer_when_settled(request, ["Reject"])
+    run = airflow.wait_for_dag_run(DAG_ID, run_id, timeout=120)
+
+    states = airflow.task_states(DAG_ID, run_id)
+    assert states["cutover"] == "skipped" and states["verify"] == "skipped", states
+    assert run["state"] == "success", states
+    assert read_only(blue) == 0
+    assert table_checksums(blue) == before
+    with connect(conf["blue_cluster_id"], "app", "shop") as app, app.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
+            "VALUES ('after-reject', 1, 1, 1, 100)"
+        )
+    with connect(conf["green_cluster_id"], "admin") as green, green.cursor() as cursor:
+        cursor.execute("SHOW REPLICA STATUS")
+        columns = [column[0] for column in cursor.description]
+        status = dict(zip(columns, cursor.fetchone(), strict=True))
+    assert (status["Slave_IO_Running"], status["Slave_SQL_Running"]) == ("Yes", "Yes")
+
+
+def test_approve_cuts_over_under_load_and_loses_no_acknowledged_write(
+    sandbox, connect, airflow, deployment_connections
+):
+    load = LoadGenerator.in_sandbox(sandbox.state_dir, "e2e_approve", rate=300)
+    run_id, conf = None, None
+    try:
+        sandbox.create_blue("e2e-approve-blue")
+        sandbox.point_endpoint("e2e_approve", "e2e-approve-blue")
+        load.start()
+        run_id, conf = start_run(airflow, sandbox, deployment_connections, "approve")
+        request = airflow.wait_for_approval_request(DAG_ID, run_id, timeout=180)
+        assert "Replication lag" in request["body"] and "mysql-bin" in request["body"]
+        airflow.answer_when_settled(request, ["Approve"])
+        run = airflow.wait_for_dag_run(DAG_ID, run_id, timeout=120)
+    finally:
+        summary = load.stop()
+
+    states = airflow.task_states(DAG_ID, run_id)
+    assert run["state"] == "success", states
+    assert set(states.values()) == {"success"}
+    green = connect(conf["green_cluster_id"], "root")
+    assert summary.counters.acknowledged > 0
+    assert missing_writes(load.acked_ids_file, green) == []
+    assert read_only(green) == 0
+    assert read_only(connect(conf["blue_cluster_id"], "root")) == 1
+
+    report = airflow.xcom_value(DAG_ID, run_id, "cutover")
+    assert report["rolled_back"] is False
+    assert report["blue_final_position"] == report["green_executed_position"]
+    assert "write freeze:" in airflow.task_log(DAG_ID, run_id, "cutover")
+
+    # No password in any task log, XCom value or rendered template field.
+    secrets_used = [sandbox.credentials.admin_password, REPLICATION_PASSWORD]
+    for ti in airflow.task_instances(DAG_ID, run_id):
+        task_id = ti["task_id"]
+        seen = [
+            airflow.task_log(DAG_ID, run_id, task_id),
+            *strings_in(ti.get("rendered_fields")),
+            *strings_in(airflow.xcom_value(DAG_ID, run_id, task_id)),
+        ]
+        for secret in secrets_used:
+            assert not any(secret in text for text in seen), f"a password leaked in {task_id}"
