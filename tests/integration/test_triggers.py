@@ -1,0 +1,106 @@
+"""The triggers' ``run()`` loops on real servers, driven by asyncio as the triggerer drives them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+
+from aurora_bluegreen.models import CloneSpec
+from aurora_bluegreen.triggers.clone_ready import CloneReadyTrigger
+from aurora_bluegreen.triggers.replica_lag import ReplicaLagTrigger
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def green(sandbox, replication, monkeypatch):
+    """A clone of blue, replicating from the clone point, with Airflow connections to reach it."""
+    credentials = sandbox.credentials
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TRIGGER_ADMIN",
+        json.dumps(
+            {"conn_type": "mysql", "login": credentials.admin_user, "password": credentials.admin_password}
+        ),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TRIGGER_CP",
+        json.dumps({"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}}),
+    )
+    info = sandbox.clone(CloneSpec("blue", "trigger-green", "trigger-green-w"))
+    replication.start("trigger-green", sandbox.clone_coordinates("trigger-green").position)
+    replication.wait_caught_up("trigger-green")
+    yield info
+    sandbox.delete("trigger-green")
+
+
+def first_event(trigger, timeout=30):
+    async def run():
+        async for event in trigger.run():
+            return event.payload
+
+    return asyncio.run(asyncio.wait_for(run(), timeout))
+
+
+def lag_trigger(info, **overrides):
+    arguments = {
+        "admin_conn_id": "trigger_admin",
+        "host": info.endpoint,
+        "port": info.port,
+        "max_lag_seconds": 1,
+        "poll_interval": 0.2,
+        "timeout": 20,
+        **overrides,
+    }
+    return ReplicaLagTrigger(**arguments)
+
+
+def test_lag_trigger_waits_for_a_lagging_replica_then_reports_caught_up(sandbox, connect, green):
+    # A lock on green's table stalls its SQL thread; blue keeps writing, so green falls behind.
+    blocker = connect("trigger-green", "root")
+    with blocker.cursor() as cursor:
+        cursor.execute("LOCK TABLES shop.orders WRITE")
+    with connect("blue", "app", "shop") as app, app.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
+            "VALUES ('trigger-lag', 1, 1, 1, 100)"
+        )
+    releaser = threading.Timer(3, blocker.close)
+    releaser.start()
+    try:
+        event = first_event(lag_trigger(green))
+    finally:
+        releaser.join()
+    assert event["state"] == "caught_up", event
+    assert event["status"]["exec_position"] is not None
+
+
+def test_lag_trigger_reports_broken_replication_at_once(sandbox, connect, green):
+    with connect("trigger-green", "root") as root, root.cursor() as cursor:
+        cursor.execute("SET sql_log_bin=0")
+        cursor.execute("DROP TABLE shop.orders")
+    with connect("blue", "app", "shop") as app, app.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
+            "VALUES ('trigger-broken', 1, 1, 1, 100)"
+        )
+    event = first_event(lag_trigger(green, timeout=600), timeout=15)
+    assert event["state"] == "broken"
+    assert "1146" in event["message"]
+
+
+def test_trigger_round_trips_through_serialize(green):
+    trigger = lag_trigger(green)
+    path, kwargs = trigger.serialize()
+    assert path == "aurora_bluegreen.triggers.replica_lag.ReplicaLagTrigger"
+    assert ReplicaLagTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+def test_clone_ready_trigger_reports_ready_for_a_clone_and_error_for_blue(green):
+    assert first_event(CloneReadyTrigger("trigger_cp", "trigger-green", 0.2, 10))["status"] == "ready"
+    # Blue is no clone: its coordinates never appear, so the trigger gives up with the reason.
+    event = first_event(CloneReadyTrigger("trigger_cp", "blue", 0.2, 1))
+    assert event["status"] == "error"
+    assert "coordinates unknown" in event["message"]
