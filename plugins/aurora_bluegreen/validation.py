@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 _CLUSTER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 _USER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,15}$")
@@ -57,6 +58,24 @@ def retention_hours(field: str, value: object) -> int:
 def distinct_clusters(blue_id: str, green_id: str) -> None:
     if blue_id.lower() == green_id.lower():
         raise InvalidInput("green_cluster_id", green_id, "different from blue_cluster_id")
+
+
+@dataclass(frozen=True)
+class ReplicationCredentials:
+    user: str
+    password: str = field(repr=False)
+
+
+def replication_credentials(conn_id: str) -> ReplicationCredentials:
+    """The replication user's name and password, from its connection, checked against the rules."""
+    from airflow.sdk import BaseHook
+
+    connection_exists("replication_conn_id", conn_id)
+    conn = BaseHook.get_connection(conn_id)
+    user = replication_user_name(f"{conn_id}.login", conn.login)
+    if not conn.password:
+        raise InvalidInput(f"{conn_id}.password", "", "a non-empty password")
+    return ReplicationCredentials(user, conn.password)
 
 
 def connection_exists(field: str, conn_id: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
@@ -71,7 +71,7 @@ class CutoverOperator(BaseOperator):
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
         validation.positive_number("max_lag_seconds", self.max_lag_seconds)
         parse_repoint_target(self.repoint)
-        replication = BaseHook.get_connection(self.replication_conn_id)
+        replication = validation.replication_credentials(self.replication_conn_id)
 
         access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
         blue_info = access.backend.describe(self.blue_cluster_id)
@@ -91,7 +91,7 @@ class CutoverOperator(BaseOperator):
             green_port=green_info.port,
             repointer=repointer_for(self.repoint, access.backend),
             source_for_rollback=SourceEndpoint(
-                blue_info.endpoint, blue_info.port, replication.login, replication.password
+                blue_info.endpoint, blue_info.port, replication.user, replication.password
             ),
             limits=CutoverLimits(float(self.max_freeze_seconds), float(self.max_lag_seconds)),
         )

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
@@ -106,9 +106,6 @@ class PreflightOperator(BaseOperator):
         validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours)
         validation.positive_number("max_lag_seconds", self.max_lag_seconds)
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
-        for field in ("control_plane_conn_id", "admin_conn_id", "replication_conn_id"):
+        for field in ("control_plane_conn_id", "admin_conn_id"):
             validation.connection_exists(field, getattr(self, field))
-        replication = BaseHook.get_connection(self.replication_conn_id)
-        validation.replication_user_name(f"{self.replication_conn_id}.login", replication.login)
-        if not replication.password:
-            raise validation.InvalidInput(f"{self.replication_conn_id}.password", "", "a non-empty password")
+        validation.replication_credentials(self.replication_conn_id)

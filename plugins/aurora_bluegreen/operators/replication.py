@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
@@ -68,10 +68,8 @@ class StartBinlogReplicationOperator(BaseOperator):
         validation.cluster_identifier("green_cluster_id", self.green_cluster_id)
         validation.distinct_clusters(self.blue_cluster_id, self.green_cluster_id)
         validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours)
-        replication = BaseHook.get_connection(self.replication_conn_id)
-        user = validation.replication_user_name(f"{self.replication_conn_id}.login", replication.login)
-        if not replication.password:
-            raise validation.InvalidInput(f"{self.replication_conn_id}.password", "", "a non-empty password")
+        replication = validation.replication_credentials(self.replication_conn_id)
+        user = replication.user
 
         access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
         blue_info = access.backend.describe(self.blue_cluster_id)
