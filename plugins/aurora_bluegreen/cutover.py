@@ -20,9 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 from aurora_bluegreen.catchup import is_caught_up
+from aurora_bluegreen.gtid import GtidSet
+from aurora_bluegreen.guardrails import GuardrailFacts, evidence_summary, guardrail_violations
 from aurora_bluegreen.models import BinlogPosition, CutoverReport, CutoverStep, ReplicaStatus
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,10 @@ class CutoverFailed(RuntimeError):
     def __init__(self, message: str, report: CutoverReport) -> None:
         super().__init__(message)
         self.report = report
+
+
+class GuardrailFailed(RuntimeError):
+    """A check before the freeze failed; nothing was changed."""
 
 
 class ReadOnlySwitch(Protocol):
@@ -50,6 +56,8 @@ class ReplicaControl(Protocol):
     """The data-plane operations the cutover needs on green (``ReplicationHook`` provides them)."""
 
     def replica_status(self) -> ReplicaStatus | None: ...
+    def local_write_gtids(self) -> list[str] | None: ...
+    def executed_gtid_set(self) -> GtidSet: ...
     def wait_for_position(self, position: BinlogPosition, timeout_seconds: float) -> bool: ...
     def stop_replication(self) -> None: ...
     def start_replication(self) -> None: ...
@@ -68,6 +76,10 @@ class ReplicaControl(Protocol):
 
 class SourceControl(Protocol):
     def source_position(self) -> BinlogPosition: ...
+    def executed_gtid_set(self) -> GtidSet: ...
+    def read_only(self) -> bool: ...
+    def long_running_transactions(self, min_seconds: float) -> list[Any]: ...
+    def running_ddl(self) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ class SourceEndpoint:
 class CutoverLimits:
     max_freeze_seconds: float
     max_lag_seconds: float
+    max_transaction_seconds: float = 60
 
 
 @dataclass
@@ -102,11 +115,26 @@ class Cutover:
     repointer: Repointer
     source_for_rollback: SourceEndpoint
     limits: CutoverLimits
+    approved: bool | None = None
     clock: Callable[[], float] = time.monotonic
 
     def run(self) -> CutoverReport:
-        """Run the phases in order; on any failure roll back and raise CutoverFailed."""
+        """Run the phases in order; on any failure roll back and raise CutoverFailed.
+
+        A retry after a worker died mid-cutover converges: before the reset the phases run again
+        (each is idempotent, and replication stopped by the dead attempt is restarted); after the
+        reset, green is finished off (see ``_resume``).
+        """
         report = CutoverReport(self.blue_cluster_id, self.green_cluster_id)
+        replica = self.green.replica_status()
+        if self.blue.read_only():
+            if replica is None:
+                return self._resume(report)
+            if not replica.is_running and not replica.error:
+                with self._phase(report, "recover") as note:
+                    self.green.start_replication()
+                    self._until_replicating()
+                    note("restarted replication that an earlier attempt stopped during its freeze")
         progress = _Progress()
         try:
             with self._phase(report, "guardrails") as note:
@@ -148,26 +176,36 @@ class Cutover:
             report.failure = f"{type(error).__name__}: {error}"
             if progress.blue_frozen:
                 report.freeze_ms = (self.clock() - freeze_started) * 1000
-                try:
-                    self._roll_back(report, progress)
-                except Exception as rollback_error:
-                    report.failure += f"; ROLLBACK FAILED, act by hand: {rollback_error}"
+                self._roll_back(report, progress)
             raise CutoverFailed(f"cutover failed: {report.failure}", report) from error
         return report
 
+    def _until_replicating(self, timeout: float = 10) -> None:
+        deadline = self.clock() + timeout
+        while True:
+            status = self.green.replica_status()
+            if status is not None and (status.is_running or status.error):
+                return
+            if self.clock() > deadline:
+                raise TimeoutError(f"replication on {self.green_cluster_id} did not start: {status}")
+            time.sleep(0.05)
+
     def _check_guardrails(self) -> str:
-        status = self.green.replica_status()
-        if status is None:
-            raise RuntimeError(f"{self.green_cluster_id} is not replicating from blue")
-        if not status.is_running or status.error:
-            raise RuntimeError(
-                f"replication on {self.green_cluster_id} is not healthy: {status.error or status.summary()}"
-            )
-        if status.seconds_behind is None or status.seconds_behind > self.limits.max_lag_seconds:
-            raise RuntimeError(
-                f"green lags {status.seconds_behind}s, over the {self.limits.max_lag_seconds}s threshold"
-            )
-        return f"replication healthy, lag {status.seconds_behind}s"
+        facts = GuardrailFacts(
+            replica=self.green.replica_status(),
+            max_lag_seconds=self.limits.max_lag_seconds,
+            long_transactions=[
+                f"thread {t.thread_id} open {t.seconds_open}s ({t.query or 'idle in transaction'})"
+                for t in self.blue.long_running_transactions(self.limits.max_transaction_seconds)
+            ],
+            running_ddl=[f"thread {s.thread_id}: {s.query}" for s in self.blue.running_ddl()],
+            green_local_writes=self.green.local_write_gtids(),
+            approved=self.approved,
+        )
+        violations = guardrail_violations(facts)
+        if violations:
+            raise GuardrailFailed("; ".join(violations))
+        return evidence_summary(facts)
 
     def _wait_for_green(self, final: BinlogPosition, deadline: float, report: CutoverReport) -> str:
         remaining = deadline - self.clock()
@@ -187,28 +225,70 @@ class Cutover:
             raise TimeoutError(f"freeze budget of {self.limits.max_freeze_seconds}s ran out")
 
     def _roll_back(self, report: CutoverReport, progress: _Progress) -> None:
-        """Put both clusters back as they were before the freeze, so the application resumes on blue."""
+        """Put both clusters back as before the freeze, so the application resumes on blue.
+
+        Every step is tried even if an earlier one failed (green may be dead), and blue is made
+        writable last: until then green is read-only or replicating again, so no write is lost.
+        """
         report.rolled_back = True
+        steps: list[tuple[str, Callable[[], None]]] = []
+        if progress.green_writable:
+            steps.append(("green read_only=1", lambda: self.green_read_only.set_read_only(True)))
+        if progress.source_reset:
+            steps.append(("green re-attached to blue", lambda: self._reattach_green(report)))
+        if progress.replication_stopped:
+            steps.append(("replication restarted", self.green.start_replication))
+        steps.append(
+            (f"{self.blue_cluster_id} read_only=0", lambda: self.blue_read_only.set_read_only(False))
+        )
         with self._phase(report, "rollback") as note:
-            done = []
-            if progress.green_writable:
-                self.green_read_only.set_read_only(True)
-                done.append("green read_only=1")
-            if progress.source_reset:
-                resume_at = report.green_executed_position
-                if resume_at is None:
-                    raise RuntimeError("green was reset without a known position; cannot resume")
-                source = self.source_for_rollback
-                self.green.set_external_source(
-                    source.host, source.port, source.user, source.password, resume_at
+            failed = []
+            for name, step in steps:
+                try:
+                    step()
+                    note(name)
+                except Exception as error:
+                    failed.append(f"{name}: {error}")
+                    note(f"FAILED {name}: {error}")
+            if failed:
+                report.failure += "; ROLLBACK INCOMPLETE, act by hand: " + "; ".join(failed)
+
+    def _reattach_green(self, report: CutoverReport) -> None:
+        resume_at = report.green_executed_position
+        if resume_at is None:
+            raise RuntimeError("green was reset without a known position")
+        source = self.source_for_rollback
+        self.green.set_external_source(source.host, source.port, source.user, source.password, resume_at)
+
+    def _resume(self, report: CutoverReport) -> CutoverReport:
+        """Finish a cutover whose worker died after green stopped being a replica.
+
+        Green is only reset after it executed blue's final position, and blue is still frozen,
+        so nothing can be missing: green is made writable and the application repointed.
+        """
+        with self._phase(report, "resume") as note:
+            report.blue_final_position = self.blue.source_position()
+            blue_set, green_set = self.blue.executed_gtid_set(), self.green.executed_gtid_set()
+            if blue_set.is_empty or not green_set.contains(blue_set):
+                raise CutoverFailed(
+                    f"{self.green_cluster_id} is not a replica and blue is read-only, but green's GTIDs "
+                    f"({green_set or 'none'}) do not prove it holds all of blue's ({blue_set or 'none'}); "
+                    "not finishing this cutover automatically: check both clusters by hand",
+                    report,
                 )
-                done.append(f"green re-attached to blue at {resume_at}")
-            if progress.replication_stopped:
-                self.green.start_replication()
-                done.append("replication restarted")
-            self.blue_read_only.set_read_only(False)
-            done.append(f"{self.blue_cluster_id} read_only=0")
-            note("; ".join(done))
+            note(
+                f"an earlier attempt already reset {self.green_cluster_id}; "
+                f"blue is still frozen at {report.blue_final_position}"
+            )
+        with self._phase(report, "green_writable") as note:
+            self.green_read_only.set_read_only(False)
+            note(f"{self.green_cluster_id} read_only=0 verified")
+        with self._phase(report, "repoint") as note:
+            report.repointed_to = self.repointer.repoint(
+                self.green_host, self.green_port, self.green_cluster_id
+            )
+            note(report.repointed_to)
+        return report
 
     @contextmanager
     def _phase(self, report: CutoverReport, name: str) -> Iterator[Callable[[str], None]]:

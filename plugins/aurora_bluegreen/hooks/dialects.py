@@ -130,10 +130,29 @@ def long_running_transactions(min_seconds: float) -> Statement:
     )
 
 
+# DDL on blue at cutover time would sit in the freeze (it holds metadata locks) or replicate late.
+RUNNING_DDL = Statement(
+    "SELECT ID AS thread_id, TIME AS seconds, LEFT(INFO, 200) AS query"
+    " FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query'"
+    " AND INFO REGEXP '^[[:space:]]*(ALTER|CREATE|DROP|RENAME|TRUNCATE|OPTIMIZE)[[:space:]]'"
+)
+
+
 # GTIDs follow the engine.
 def gtid_mode(engine: Engine) -> Statement | None:
     """None for MariaDB, which has no GTID mode: it writes a GTID for every transaction."""
     return Statement("SELECT @@global.gtid_mode") if engine is Engine.MYSQL else None
+
+
+def own_gtid_evidence(engine: Engine) -> Statement:
+    """This server's GTID history and its own id, to tell local writes from replicated ones.
+
+    MariaDB's gtid_binlog_state keeps the last GTID of every (domain, server_id) pair, so a
+    local write leaves an entry with this server's id even after replicated events follow it.
+    """
+    if engine is Engine.MARIADB:
+        return Statement("SELECT @@global.gtid_binlog_state, @@global.server_id")
+    return Statement("SELECT @@global.gtid_executed, @@global.server_uuid")
 
 
 def executed_gtid_set(engine: Engine) -> Statement:

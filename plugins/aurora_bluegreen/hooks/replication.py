@@ -56,6 +56,13 @@ class BinlogSettings:
 
 
 @dataclass(frozen=True)
+class RunningStatement:
+    thread_id: int
+    seconds: int
+    query: str
+
+
+@dataclass(frozen=True)
 class OpenTransaction:
     thread_id: int
     seconds_open: int
@@ -165,6 +172,19 @@ class ReplicationHook(MySqlHook):
             )
             for row in self._rows(dialects.long_running_transactions(min_seconds))
         ]
+
+    def running_ddl(self) -> list[RunningStatement]:
+        return [
+            RunningStatement(int(row["thread_id"]), int(row["seconds"] or 0), row["query"])
+            for row in self._rows(dialects.RUNNING_DDL)
+        ]
+
+    def local_write_gtids(self) -> list[str] | None:
+        """GTIDs this server wrote itself (not replicated); None where GTIDs give no evidence."""
+        if self.server_version.engine is Engine.MYSQL and not self.binlog_settings().gtid_mode:
+            return None
+        history, own_id = self._first_row(dialects.own_gtid_evidence(self.server_version.engine))
+        return own_gtids(self.server_version.engine, history or "", str(own_id))
 
     # -- the replication user ------------------------------------------------------------------
 
@@ -389,6 +409,14 @@ def replica_status_from_rows(
         executed_gtid_set=None if executed_gtid_set is None else "".join(executed_gtid_set.split()),
         auto_position=auto_position,
     )
+
+
+def own_gtids(engine: Engine, history: str, own_id: str) -> list[str]:
+    """The entries of a GTID history written by the server whose id (server_id or UUID) is ``own_id``."""
+    entries = [entry.strip() for entry in history.replace("\n", "").split(",") if entry.strip()]
+    if engine is Engine.MARIADB:
+        return [entry for entry in entries if entry.split("-")[1:2] == [own_id]]
+    return [entry for entry in entries if entry.split(":", 1)[0].lower() == own_id.lower()]
 
 
 def redact(message: str, secret: str) -> str:

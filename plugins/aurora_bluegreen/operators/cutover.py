@@ -46,10 +46,11 @@ class CutoverOperator(BaseOperator):
         max_freeze_seconds: float = 10,
         max_lag_seconds: float = 5,
         repoint: str = "none",
+        approval_task_id: str | None = None,
+        max_transaction_seconds: float = 60,
         dialect: str | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("retries", 0)
         super().__init__(**kwargs)
         self.blue_cluster_id = blue_cluster_id
         self.green_cluster_id = green_cluster_id
@@ -59,6 +60,8 @@ class CutoverOperator(BaseOperator):
         self.max_freeze_seconds = max_freeze_seconds
         self.max_lag_seconds = max_lag_seconds
         self.repoint = repoint
+        self.approval_task_id = approval_task_id
+        self.max_transaction_seconds = max_transaction_seconds
         self.dialect = dialect
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -70,6 +73,7 @@ class CutoverOperator(BaseOperator):
         validation.distinct_clusters(self.blue_cluster_id, self.green_cluster_id)
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
         validation.positive_number("max_lag_seconds", self.max_lag_seconds)
+        validation.positive_number("max_transaction_seconds", self.max_transaction_seconds)
         parse_repoint_target(self.repoint)
         replication = validation.replication_credentials(self.replication_conn_id)
 
@@ -93,7 +97,12 @@ class CutoverOperator(BaseOperator):
             source_for_rollback=SourceEndpoint(
                 blue_info.endpoint, blue_info.port, replication.user, replication.password
             ),
-            limits=CutoverLimits(float(self.max_freeze_seconds), float(self.max_lag_seconds)),
+            limits=CutoverLimits(
+                float(self.max_freeze_seconds),
+                float(self.max_lag_seconds),
+                float(self.max_transaction_seconds),
+            ),
+            approved=self._approved(context),
         )
         try:
             report = cutover.run()
@@ -104,6 +113,13 @@ class CutoverOperator(BaseOperator):
             "Cutover from %s to %s done:\n%s", self.blue_cluster_id, self.green_cluster_id, report.as_table()
         )
         return report.to_dict()
+
+    def _approved(self, context: Any) -> bool | None:
+        """Whether the approval task upstream chose Approve; None when no approval task is named."""
+        if not self.approval_task_id:
+            return None
+        answer = context["ti"].xcom_pull(task_ids=self.approval_task_id) or {}
+        return answer.get("chosen_options") == ["Approve"]
 
 
 class VerifyCutoverOperator(BaseOperator):

@@ -1,0 +1,60 @@
+"""Checks made before the freeze: any violation stops the cutover with nothing changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aurora_bluegreen.models import ReplicaStatus
+
+
+@dataclass(frozen=True)
+class GuardrailFacts:
+    """What was read from both clusters just before the freeze."""
+
+    replica: ReplicaStatus | None
+    max_lag_seconds: float
+    long_transactions: list[str] = field(default_factory=list)
+    running_ddl: list[str] = field(default_factory=list)
+    green_local_writes: list[str] | None = None
+    approved: bool | None = None
+
+
+def guardrail_violations(facts: GuardrailFacts) -> list[str]:
+    """Every reason not to freeze blue now, in words a person can act on."""
+    violations = []
+    if facts.approved is False:
+        violations.append("the cutover was not approved")
+    replica = facts.replica
+    if replica is None:
+        violations.append("green is not replicating from blue")
+    elif not replica.is_running or replica.error:
+        violations.append(f"replication on green is not healthy: {replica.error or replica.summary()}")
+    elif replica.seconds_behind is None or replica.seconds_behind > facts.max_lag_seconds:
+        violations.append(
+            f"green lags {replica.seconds_behind}s, over the {facts.max_lag_seconds}s threshold"
+        )
+    if facts.green_local_writes:
+        violations.append(
+            "green has writes that did not come from blue (its own GTIDs "
+            f"{', '.join(facts.green_local_writes)}); they would be lost or conflict"
+        )
+    if facts.long_transactions:
+        violations.append(
+            "blue has long-running transactions that the freeze would cut off: "
+            + "; ".join(facts.long_transactions)
+        )
+    if facts.running_ddl:
+        violations.append("blue is running DDL: " + "; ".join(facts.running_ddl))
+    return violations
+
+
+def evidence_summary(facts: GuardrailFacts) -> str:
+    """One line saying what was checked and on what evidence."""
+    lag = facts.replica.seconds_behind if facts.replica else None
+    local = (
+        "no GTID evidence for local writes on green (GTID off)"
+        if facts.green_local_writes is None
+        else "no local writes on green (by GTID)"
+    )
+    approval = {True: "approved", False: "NOT approved", None: "approval not checked"}[facts.approved]
+    return f"replication healthy, lag {lag}s; {local}; no long transactions or DDL on blue; {approval}"

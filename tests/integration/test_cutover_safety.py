@@ -1,0 +1,256 @@
+"""The cutover's safety nets on real sandbox servers: guardrails, a dying green, a dying worker.
+
+A "killed worker" is simulated by raising a BaseException right after one phase's server call:
+like SIGKILL, it skips every ``except Exception`` (so no rollback runs) and leaves the clusters
+exactly as that phase left them. The retry is a fresh CutoverOperator, as Airflow would run it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+
+import pytest
+
+from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.cutover import Cutover, CutoverFailed, CutoverLimits, SourceEndpoint
+from aurora_bluegreen.operators.clone import CloneClusterOperator
+from aurora_bluegreen.operators.cutover import CutoverOperator
+from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
+from aurora_bluegreen.repointers import repointer_for
+from aurora_bluegreen.sandbox.endpoints import read_endpoint
+from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
+
+pytestmark = pytest.mark.integration
+
+REPLICATION_USER = "repl_safety"
+REPLICATION_PASSWORD = "safe'ty\"pass\\wörd"
+PLANES = {"control_plane_conn_id": "safety_cp", "admin_conn_id": "safety_admin"}
+_ids = itertools.count(1)
+
+
+class WorkerKilled(BaseException):
+    pass
+
+
+class KillAfter:
+    """Delegates to ``target``; after ``method`` has run on the server, the worker 'dies'."""
+
+    def __init__(self, target, method):
+        self._target = target
+        self._method = method
+
+    def __getattr__(self, name):
+        attribute = getattr(self._target, name)
+        if name != self._method:
+            return attribute
+
+        def call_then_die(*args, **kwargs):
+            attribute(*args, **kwargs)
+            raise WorkerKilled(name)
+
+        return call_then_die
+
+
+@pytest.fixture
+def pair(sandbox, replication, monkeypatch):
+    """A fresh blue with the application on it, and green replicating from it."""
+    credentials = sandbox.credentials
+    conns = {
+        "SAFETY_CP": {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}},
+        "SAFETY_ADMIN": {
+            "conn_type": "mysql",
+            "login": credentials.admin_user,
+            "password": credentials.admin_password,
+        },
+        "SAFETY_REPL": {"conn_type": "mysql", "login": REPLICATION_USER, "password": REPLICATION_PASSWORD},
+    }
+    for name, conn in conns.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(conn))
+    n = next(_ids)
+    ids = {"blue": f"blue-safe{n}", "green": f"green-safe{n}", "endpoint": f"app_safe{n}"}
+    sandbox.create_blue(ids["blue"])
+    sandbox.point_endpoint(ids["endpoint"], ids["blue"])
+    CloneClusterOperator(
+        task_id="clone",
+        source_cluster_id=ids["blue"],
+        cluster_id=ids["green"],
+        writer_instance_id="w",
+        control_plane_conn_id="safety_cp",
+    ).execute({})
+    StartBinlogReplicationOperator(
+        task_id="replicate",
+        blue_cluster_id=ids["blue"],
+        green_cluster_id=ids["green"],
+        replication_conn_id="safety_repl",
+        **PLANES,
+    ).execute({})
+    replication.wait_caught_up(ids["green"], source_id=ids["blue"])
+    yield ids
+    if sandbox.find(ids["green"]):
+        sandbox.delete(ids["green"])
+    sandbox.stop_server(ids["blue"])
+
+
+def cutover_operator(pair, **overrides):
+    arguments = {
+        "task_id": "cutover",
+        "blue_cluster_id": pair["blue"],
+        "green_cluster_id": pair["green"],
+        "replication_conn_id": "safety_repl",
+        "max_freeze_seconds": 5,
+        "repoint": f"sandbox:{pair['endpoint']}",
+        **PLANES,
+        **overrides,
+    }
+    return CutoverOperator(**arguments)
+
+
+def cutover_with(pair, *, blue=None, green=None, repointer=None, limits=None):
+    """The operator's Cutover, with parts swapped for fault injection."""
+    access = ClusterAccess(**PLANES)
+    blue_sql, green_sql = access.sql(pair["blue"]), access.sql(pair["green"])
+    blue_info, green_info = access.backend.describe(pair["blue"]), access.backend.describe(pair["green"])
+    return Cutover(
+        blue_cluster_id=pair["blue"],
+        green_cluster_id=pair["green"],
+        blue=blue or blue_sql,
+        blue_read_only=access.read_only_switch(pair["blue"], blue or blue_sql),
+        green=green or green_sql,
+        green_read_only=access.read_only_switch(pair["green"], green or green_sql),
+        green_host=green_info.endpoint,
+        green_port=green_info.port,
+        repointer=repointer or repointer_for(f"sandbox:{pair['endpoint']}", access.backend),
+        source_for_rollback=SourceEndpoint(
+            blue_info.endpoint, blue_info.port, REPLICATION_USER, REPLICATION_PASSWORD
+        ),
+        limits=limits or CutoverLimits(max_freeze_seconds=5, max_lag_seconds=5),
+    )
+
+
+def global_read_only(connect, cluster_id) -> int:
+    with connect(cluster_id, "root") as root, root.cursor() as cursor:
+        cursor.execute("SELECT @@global.read_only")
+        return cursor.fetchone()[0]
+
+
+def assert_untouched(connect, pair, failure):
+    assert failure.report.rolled_back is False
+    assert [step.name for step in failure.report.steps] == ["guardrails"]
+    assert global_read_only(connect, pair["blue"]) == 0
+    with connect(pair["green"], "admin") as admin, admin.cursor() as cursor:
+        cursor.execute("SHOW SLAVE STATUS")
+        assert cursor.fetchone() is not None
+
+
+def test_long_transaction_on_blue_stops_the_cutover_before_any_change(connect, pair):
+    holder = connect(pair["blue"], "app", "shop")
+    with holder.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("UPDATE customers SET name = name WHERE id = 1")
+        cursor.execute("SELECT SLEEP(1.2)")
+    with pytest.raises(CutoverFailed, match="long-running transactions") as failure:
+        cutover_operator(pair, max_transaction_seconds=1).execute({})
+    holder.rollback()
+    assert_untouched(connect, pair, failure.value)
+
+
+def test_ddl_running_on_blue_stops_the_cutover_before_any_change(connect, pair):
+    # An open transaction holds the table's metadata lock, so the ALTER stays "running".
+    holder = connect(pair["blue"], "app", "shop")
+    with holder.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("SELECT COUNT(*) FROM orders")
+    alter = threading.Thread(
+        target=lambda: (
+            connect(pair["blue"], "admin")
+            .cursor()
+            .execute("ALTER TABLE shop.orders ADD COLUMN note VARCHAR(10) NULL")
+        ),
+    )
+    alter.start()
+    try:
+        with pytest.raises(CutoverFailed, match=r"blue is running DDL: .*ALTER TABLE") as failure:
+            cutover_operator(pair).execute({})
+    finally:
+        holder.rollback()
+        alter.join()
+    assert_untouched(connect, pair, failure.value)
+
+
+def test_local_write_on_green_stops_the_cutover_before_any_change(connect, pair):
+    with connect(pair["green"], "root") as root, root.cursor() as cursor:
+        cursor.execute("UPDATE shop.customers SET name = 'written on green' WHERE id = 2")
+    with pytest.raises(CutoverFailed, match="writes that did not come from blue") as failure:
+        cutover_operator(pair).execute({})
+    assert_untouched(connect, pair, failure.value)
+
+
+def test_green_dying_mid_cutover_rolls_back_and_loses_nothing(sandbox, connect, pair):
+    load = LoadGenerator.in_sandbox(sandbox.state_dir, pair["endpoint"], rate=500)
+    load.start()
+    access = ClusterAccess(**PLANES)
+    green = access.sql(pair["green"])
+
+    class GreenDiesWhileWaited:
+        def __getattr__(self, name):
+            return getattr(green, name)
+
+        def wait_for_position(self, position, timeout_seconds):
+            sandbox.stop_server(pair["green"], kill=True)
+            return green.wait_for_position(position, timeout_seconds)
+
+    try:
+        with pytest.raises(CutoverFailed) as failure:
+            cutover_with(pair, green=GreenDiesWhileWaited()).run()
+    finally:
+        summary = load.stop()
+    report = failure.value.report
+    assert report.rolled_back is True
+    assert "ROLLBACK INCOMPLETE" not in report.failure  # green's parts were never changed
+    assert global_read_only(connect, pair["blue"]) == 0
+    assert summary.counters.acknowledged > 0
+    assert read_endpoint(sandbox.endpoint_file(pair["endpoint"])).cluster_id == pair["blue"]
+    with connect(pair["blue"], "root") as blue:
+        assert missing_writes(load.acked_ids_file, blue) == []
+
+
+@pytest.mark.parametrize(
+    ("part", "method"),
+    [
+        ("blue", "set_read_only"),
+        ("blue", "source_position"),
+        ("green", "wait_for_position"),
+        ("green", "stop_replication"),
+        ("green", "reset_external_source"),
+        ("green", "set_read_only"),
+        ("repointer", "repoint"),
+    ],
+)
+def test_worker_killed_after_a_phase_then_retried_converges(sandbox, connect, pair, part, method):
+    load = LoadGenerator.in_sandbox(sandbox.state_dir, pair["endpoint"], rate=300)
+    load.start()
+    try:
+        access = ClusterAccess(**PLANES)
+        targets = {
+            "blue": access.sql(pair["blue"]),
+            "green": access.sql(pair["green"]),
+            "repointer": repointer_for(f"sandbox:{pair['endpoint']}", access.backend),
+        }
+        targets[part] = KillAfter(targets[part], method)
+        with pytest.raises(WorkerKilled):
+            cutover_with(
+                pair, blue=targets["blue"], green=targets["green"], repointer=targets["repointer"]
+            ).run()
+        report = cutover_operator(pair).execute({})
+    finally:
+        summary = load.stop()
+
+    assert report["rolled_back"] is False
+    assert global_read_only(connect, pair["green"]) == 0
+    assert global_read_only(connect, pair["blue"]) == 1
+    assert read_endpoint(sandbox.endpoint_file(pair["endpoint"])).cluster_id == pair["green"]
+    assert summary.counters.acknowledged > 0
+    with connect(pair["green"], "root") as green:
+        assert missing_writes(load.acked_ids_file, green) == []
