@@ -24,7 +24,13 @@ from typing import Any, Protocol
 
 from aurora_bluegreen.catchup import is_caught_up
 from aurora_bluegreen.gtid import GtidSet
-from aurora_bluegreen.guardrails import GuardrailFacts, evidence_summary, guardrail_violations
+from aurora_bluegreen.guardrails import (
+    GtidHistory,
+    GuardrailFacts,
+    evidence_summary,
+    guardrail_violations,
+    unseen_local_writes,
+)
 from aurora_bluegreen.models import BinlogPosition, CutoverReport, CutoverStep, ReplicaStatus
 
 log = logging.getLogger(__name__)
@@ -56,7 +62,7 @@ class ReplicaControl(Protocol):
     """The data-plane operations the cutover needs on green (``ReplicationHook`` provides them)."""
 
     def replica_status(self) -> ReplicaStatus | None: ...
-    def local_write_gtids(self) -> list[str] | None: ...
+    def gtid_history(self) -> GtidHistory | None: ...
     def executed_gtid_set(self) -> GtidSet: ...
     def wait_for_position(self, position: BinlogPosition, timeout_seconds: float) -> bool: ...
     def stop_replication(self) -> None: ...
@@ -76,6 +82,7 @@ class ReplicaControl(Protocol):
 
 class SourceControl(Protocol):
     def source_position(self) -> BinlogPosition: ...
+    def gtid_history(self) -> GtidHistory | None: ...
     def executed_gtid_set(self) -> GtidSet: ...
     def read_only(self) -> bool: ...
     def long_running_transactions(self, min_seconds: float) -> list[Any]: ...
@@ -190,6 +197,10 @@ class Cutover:
                 raise TimeoutError(f"replication on {self.green_cluster_id} did not start: {status}")
             time.sleep(0.05)
 
+    def _green_local_writes(self) -> list[str] | None:
+        green, blue = self.green.gtid_history(), self.blue.gtid_history()
+        return None if green is None or blue is None else unseen_local_writes(green, blue)
+
     def _check_guardrails(self) -> str:
         facts = GuardrailFacts(
             replica=self.green.replica_status(),
@@ -199,7 +210,7 @@ class Cutover:
                 for t in self.blue.long_running_transactions(self.limits.max_transaction_seconds)
             ],
             running_ddl=[f"thread {s.thread_id}: {s.query}" for s in self.blue.running_ddl()],
-            green_local_writes=self.green.local_write_gtids(),
+            green_local_writes=self._green_local_writes(),
             approved=self.approved,
         )
         violations = guardrail_violations(facts)

@@ -4,7 +4,49 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aurora_bluegreen.gtid import MysqlGtidSet
 from aurora_bluegreen.models import ReplicaStatus
+
+
+@dataclass(frozen=True)
+class GtidHistory:
+    """A server's id and the GTIDs of its binlog history (MariaDB gtid_binlog_state, MySQL gtid_executed)."""
+
+    engine: str
+    history: str
+    own_id: str
+
+
+def unseen_local_writes(target: GtidHistory, source: GtidHistory) -> list[str]:
+    """GTIDs the target committed itself that the source never executed: writes a cutover would strand.
+
+    Comparing with the source, not just looking for the target's own id, is what lets a cluster
+    that used to be blue (full of its own old GTIDs, all replicated to green) become the target
+    of a switch back.
+    """
+    if target.engine == "mariadb":
+        seen = {(domain, server): sequence for domain, server, sequence in _mariadb_entries(source.history)}
+        return [
+            f"{domain}-{server}-{sequence}"
+            for domain, server, sequence in _mariadb_entries(target.history)
+            if str(server) == target.own_id and sequence > seen.get((domain, server), 0)
+        ]
+    own = [
+        entry
+        for entry in target.history.replace("\n", "").split(",")
+        if entry.strip().split(":", 1)[0].lower() == target.own_id.lower()
+    ]
+    own_set = MysqlGtidSet.parse(",".join(own))
+    return [] if MysqlGtidSet.parse(source.history).contains(own_set) else [str(own_set)]
+
+
+def _mariadb_entries(history: str) -> list[tuple[int, int, int]]:
+    entries = []
+    for entry in history.replace(" ", "").replace("\n", "").split(","):
+        if entry:
+            domain, server, sequence = (int(part) for part in entry.split("-"))
+            entries.append((domain, server, sequence))
+    return entries
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
-from aurora_bluegreen.guardrails import GuardrailFacts, evidence_summary, guardrail_violations
-from aurora_bluegreen.hooks.dialects import Engine
-from aurora_bluegreen.hooks.replication import own_gtids
+from aurora_bluegreen.guardrails import (
+    GtidHistory,
+    GuardrailFacts,
+    evidence_summary,
+    guardrail_violations,
+    unseen_local_writes,
+)
 from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
 
 HEALTHY = ReplicaStatus("Yes", "Yes", 0, "blue", 3306, BinlogPosition("b.1", 9), BinlogPosition("b.1", 9))
@@ -36,9 +40,22 @@ def test_broken_or_missing_replication_is_a_violation():
     assert guardrail_violations(GuardrailFacts(None, 5)) == ["green is not replicating from blue"]
 
 
-def test_own_gtids_picks_this_servers_entries_in_both_flavours():
-    assert own_gtids(Engine.MARIADB, "0-1-900,0-2-3,1-2-7", "2") == ["0-2-3", "1-2-7"]
-    assert own_gtids(Engine.MARIADB, "0-1-900", "2") == []
-    uuid_blue, uuid_green = "3e11fa47-71ca-11e1-9e33-c80aa9429562", "4f22ab58-82db-22f2-af44-d91bb0530673"
-    history = f"{uuid_blue}:1-500,\n{uuid_green.upper()}:1-2"
-    assert own_gtids(Engine.MYSQL, history, uuid_green) == [f"{uuid_green.upper()}:1-2"]
+def test_unseen_local_writes_on_a_fresh_mariadb_clone():
+    blue = GtidHistory("mariadb", "0-1-900", "1")
+    assert unseen_local_writes(GtidHistory("mariadb", "0-1-900", "2"), blue) == []
+    assert unseen_local_writes(GtidHistory("mariadb", "0-1-900,0-2-3,1-2-7", "2"), blue) == ["0-2-3", "1-2-7"]
+
+
+def test_old_blue_as_target_is_judged_against_what_green_has_seen():
+    old_blue = GtidHistory("mariadb", "0-1-900,0-2-40", "1")
+    green_saw_all = GtidHistory("mariadb", "0-1-900,0-2-40", "2")
+    assert unseen_local_writes(old_blue, green_saw_all) == []
+    assert unseen_local_writes(GtidHistory("mariadb", "0-1-901,0-2-40", "1"), green_saw_all) == ["0-1-901"]
+
+
+def test_unseen_local_writes_with_mysql_uuid_sets():
+    blue_uuid, green_uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562", "4f22ab58-82db-22f2-af44-d91bb0530673"
+    blue = GtidHistory("mysql", f"{blue_uuid}:1-500", blue_uuid)
+    assert unseen_local_writes(GtidHistory("mysql", f"{blue_uuid}:1-500", green_uuid), blue) == []
+    green = GtidHistory("mysql", f"{blue_uuid}:1-500,\n{green_uuid.upper()}:1-2", green_uuid)
+    assert unseen_local_writes(green, blue) == [f"{green_uuid}:1-2"]

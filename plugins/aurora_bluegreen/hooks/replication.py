@@ -22,6 +22,7 @@ import attrs
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 
 from aurora_bluegreen.gtid import GtidSet, MariadbGtidSet, MysqlGtidSet
+from aurora_bluegreen.guardrails import GtidHistory
 from aurora_bluegreen.hooks import dialects
 from aurora_bluegreen.hooks.dialects import Dialect, Engine, ServerVersion, Statement
 from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
@@ -179,12 +180,13 @@ class ReplicationHook(MySqlHook):
             for row in self._rows(dialects.RUNNING_DDL)
         ]
 
-    def local_write_gtids(self) -> list[str] | None:
-        """GTIDs this server wrote itself (not replicated); None where GTIDs give no evidence."""
-        if self.server_version.engine is Engine.MYSQL and not self.binlog_settings().gtid_mode:
+    def gtid_history(self) -> GtidHistory | None:
+        """This server's GTID history and own id; None where GTIDs give no evidence (MySQL, GTID off)."""
+        engine = self.server_version.engine
+        if engine is Engine.MYSQL and not self.binlog_settings().gtid_mode:
             return None
-        history, own_id = self._first_row(dialects.own_gtid_evidence(self.server_version.engine))
-        return own_gtids(self.server_version.engine, history or "", str(own_id))
+        history, own_id = self._first_row(dialects.own_gtid_evidence(engine))
+        return GtidHistory(engine.value, history or "", str(own_id))
 
     # -- the replication user ------------------------------------------------------------------
 
@@ -409,14 +411,6 @@ def replica_status_from_rows(
         executed_gtid_set=None if executed_gtid_set is None else "".join(executed_gtid_set.split()),
         auto_position=auto_position,
     )
-
-
-def own_gtids(engine: Engine, history: str, own_id: str) -> list[str]:
-    """The entries of a GTID history written by the server whose id (server_id or UUID) is ``own_id``."""
-    entries = [entry.strip() for entry in history.replace("\n", "").split(",") if entry.strip()]
-    if engine is Engine.MARIADB:
-        return [entry for entry in entries if entry.split("-")[1:2] == [own_id]]
-    return [entry for entry in entries if entry.split(":", 1)[0].lower() == own_id.lower()]
 
 
 def redact(message: str, secret: str) -> str:
