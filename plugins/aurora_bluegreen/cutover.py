@@ -58,12 +58,21 @@ class Repointer(Protocol):
         """Send the application to this endpoint; return a short description of what changed."""
 
 
-class ReplicaControl(Protocol):
-    """The data-plane operations the cutover needs on green (``ReplicationHook`` provides them)."""
+class ClusterSql(Protocol):
+    """The data-plane operations the cutover needs on either cluster (``ReplicationHook`` has them).
+
+    Blue and green swap roles when reverse replication runs, or on a switch back, so both get
+    the same interface.
+    """
 
     def replica_status(self) -> ReplicaStatus | None: ...
+    def source_position(self) -> BinlogPosition: ...
     def gtid_history(self) -> GtidHistory | None: ...
     def executed_gtid_set(self) -> GtidSet: ...
+    def read_only(self) -> bool: ...
+    def long_running_transactions(self, min_seconds: float) -> list[Any]: ...
+    def running_ddl(self) -> list[Any]: ...
+    def ensure_replication_user(self, user: str, password: str) -> bool: ...
     def wait_for_position(self, position: BinlogPosition, timeout_seconds: float) -> bool: ...
     def stop_replication(self) -> None: ...
     def start_replication(self) -> None: ...
@@ -80,18 +89,9 @@ class ReplicaControl(Protocol):
     ) -> None: ...
 
 
-class SourceControl(Protocol):
-    def source_position(self) -> BinlogPosition: ...
-    def gtid_history(self) -> GtidHistory | None: ...
-    def executed_gtid_set(self) -> GtidSet: ...
-    def read_only(self) -> bool: ...
-    def long_running_transactions(self, min_seconds: float) -> list[Any]: ...
-    def running_ddl(self) -> list[Any]: ...
-
-
 @dataclass(frozen=True)
 class SourceEndpoint:
-    """How green reaches blue again if the cutover must be undone."""
+    """The replication user's way to blue: for undoing the cutover, and (reversed) to green."""
 
     host: str
     port: int
@@ -113,9 +113,9 @@ class CutoverLimits:
 class Cutover:
     blue_cluster_id: str
     green_cluster_id: str
-    blue: SourceControl
+    blue: ClusterSql
     blue_read_only: ReadOnlySwitch
-    green: ReplicaControl
+    green: ClusterSql
     green_read_only: ReadOnlySwitch
     green_host: str
     green_port: int
@@ -123,6 +123,7 @@ class Cutover:
     source_for_rollback: SourceEndpoint
     limits: CutoverLimits
     approved: bool | None = None
+    reverse_replication: bool = False
     clock: Callable[[], float] = time.monotonic
 
     def run(self) -> CutoverReport:
@@ -140,7 +141,7 @@ class Cutover:
             if not replica.is_running and not replica.error:
                 with self._phase(report, "recover") as note:
                     self.green.start_replication()
-                    self._until_replicating()
+                    self._until_replicating(self.green)
                     note("restarted replication that an earlier attempt stopped during its freeze")
         progress = _Progress()
         try:
@@ -173,6 +174,9 @@ class Cutover:
                 self.green_read_only.set_read_only(False)
                 progress.green_writable = True
                 note(f"{self.green_cluster_id} read_only=0 verified")
+            if self.reverse_replication:
+                with self._phase(report, "prepare_reverse") as note:
+                    note(self._prepare_reverse(report))
             with self._phase(report, "repoint") as note:
                 report.repointed_to = self.repointer.repoint(
                     self.green_host, self.green_port, self.green_cluster_id
@@ -185,17 +189,57 @@ class Cutover:
                 report.freeze_ms = (self.clock() - freeze_started) * 1000
                 self._roll_back(report, progress)
             raise CutoverFailed(f"cutover failed: {report.failure}", report) from error
+        if report.green_start_position is not None:
+            self._start_reverse_replication(report)
         return report
 
-    def _until_replicating(self, timeout: float = 10) -> None:
+    def _prepare_reverse(self, report: CutoverReport) -> str:
+        """Inside the freeze: the point in green's binlog from which old blue must follow it.
+
+        The replication user is made on green first, so its CREATE USER (if any: Aurora 3 does not
+        replicate users) lies before that point and never replays on blue, which has the user.
+        """
+        source = self.source_for_rollback
+        created = self.green.ensure_replication_user(source.user, source.password)
+        report.green_start_position = self.green.source_position()
+        made = "created" if created else "found"
+        return f"{made} {source.user} on green; green starts taking writes at {report.green_start_position}"
+
+    def _start_reverse_replication(self, report: CutoverReport) -> None:
+        """After the freeze: old blue replicates green's new writes, so a switch back loses none.
+
+        A failure here does not undo the cutover (green is live and correct); it is reported.
+        """
+        with self._phase(report, "reverse_replication") as note:
+            try:
+                source = self.source_for_rollback
+                self.blue.set_external_source(
+                    self.green_host,
+                    self.green_port,
+                    source.user,
+                    source.password,
+                    report.green_start_position,
+                )
+                self.blue.start_replication()
+                status = self._until_replicating(self.blue)
+                if status is None or not status.is_running:
+                    raise RuntimeError(status.error or status.summary() if status else "not configured")
+                report.reverse_replication = (
+                    f"{self.blue_cluster_id} replicates from green since {report.green_start_position}"
+                )
+            except Exception as error:
+                report.reverse_replication = f"FAILED (the cutover itself succeeded): {error}"
+                log.warning("Reverse replication to %s failed: %s", self.blue_cluster_id, error)
+            note(report.reverse_replication)
+
+    def _until_replicating(self, cluster: ClusterSql, timeout: float = 10) -> ReplicaStatus | None:
+        """Wait for a just-started replica's threads to run, or to fail; return its last status."""
         deadline = self.clock() + timeout
-        while True:
-            status = self.green.replica_status()
-            if status is not None and (status.is_running or status.error):
-                return
-            if self.clock() > deadline:
-                raise TimeoutError(f"replication on {self.green_cluster_id} did not start: {status}")
+        status = cluster.replica_status()
+        while status is not None and not status.is_running and not status.error and self.clock() < deadline:
             time.sleep(0.05)
+            status = cluster.replica_status()
+        return status
 
     def _green_local_writes(self) -> list[str] | None:
         green, blue = self.green.gtid_history(), self.blue.gtid_history()

@@ -246,6 +246,8 @@ class CutoverReport:
     blue_final_position: BinlogPosition | None = None
     green_executed_position: BinlogPosition | None = None
     repointed_to: str | None = None
+    green_start_position: BinlogPosition | None = None
+    reverse_replication: str | None = None
     rolled_back: bool = False
     failure: str | None = None
 
@@ -260,6 +262,10 @@ class CutoverReport:
                 self.green_executed_position.to_dict() if self.green_executed_position else None
             ),
             "repointed_to": self.repointed_to,
+            "green_start_position": (
+                self.green_start_position.to_dict() if self.green_start_position else None
+            ),
+            "reverse_replication": self.reverse_replication,
             "rolled_back": self.rolled_back,
             "failure": self.failure,
         }

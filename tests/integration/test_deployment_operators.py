@@ -142,8 +142,11 @@ def test_full_flow_under_load_loses_no_acknowledged_write(sandbox, connect, depl
         "stop_replication",
         "reset_external_source",
         "green_writable",
+        "prepare_reverse",
         "repoint",
+        "reverse_replication",
     ]
+    assert report["reverse_replication"].startswith(f"{deployment['blue']} replicates from green")
     assert report["rolled_back"] is False
     assert report["blue_final_position"] == report["green_executed_position"]
     assert 0 < report["freeze_ms"] < 5000
@@ -271,3 +274,39 @@ def test_preflight_rejects_bad_input_before_any_change(sandbox, connections, fie
     with pytest.raises(InvalidInput, match=message):
         PreflightOperator(**arguments).execute({})
     assert {record.cluster_id for record in sandbox.clusters()} == before
+
+
+def test_switch_back_over_reverse_replication_loses_no_write(
+    sandbox, connect, replication, deployment, connections
+):
+    load = start_load(sandbox, deployment)
+    try:
+        clone_and_replicate(deployment, connections)
+        wait_caught_up(deployment, connections)
+        cutover(deployment, connections)
+        time.sleep(1)  # writes land on green and flow back to old blue
+        back = {**deployment, "blue": deployment["green"], "green": deployment["blue"]}
+        replication.wait_caught_up(back["green"], source_id=back["blue"])
+        report = cutover(back, connections, reverse_replication=False)
+        time.sleep(0.5)  # and the application is on old blue again
+    finally:
+        summary = load.stop()
+
+    assert report["rolled_back"] is False
+    assert summary.counters.clusters_seen == [deployment["blue"], deployment["green"], deployment["blue"]]
+    with connect(deployment["blue"], "root") as old_blue:
+        assert missing_writes(load.acked_ids_file, old_blue) == []
+    endpoint = json.loads(Path(sandbox.endpoint_file(deployment["endpoint"])).read_text())
+    assert endpoint["cluster_id"] == deployment["blue"]
+
+
+def test_cutover_refuses_a_target_that_is_neither_our_clone_nor_blues_source(
+    sandbox, deployment, connections
+):
+    other = f"{deployment['blue']}-other"
+    sandbox.create_blue(other)
+    try:
+        with pytest.raises(PermissionError, match="not created by aurora-bluegreen"):
+            cutover({**deployment, "green": other}, connections)
+    finally:
+        sandbox.stop_server(other)

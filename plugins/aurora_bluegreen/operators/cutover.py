@@ -20,6 +20,10 @@ class CutoverOperator(BaseOperator):
     ``max_freeze_seconds``, it rolls back (green replicating and read-only again, blue writable)
     and the task fails with the reason.
 
+    With ``reverse_replication`` (the default), old blue then replicates from green, starting at
+    the exact point green began taking writes, so switching back (this operator with blue and green
+    swapped) loses no write either.
+
     :return: ``CutoverReport`` as a dict; it is also logged as a table.
     """
 
@@ -48,6 +52,7 @@ class CutoverOperator(BaseOperator):
         repoint: str = "none",
         approval_task_id: str | None = None,
         max_transaction_seconds: float = 60,
+        reverse_replication: bool = True,
         dialect: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -62,6 +67,7 @@ class CutoverOperator(BaseOperator):
         self.repoint = repoint
         self.approval_task_id = approval_task_id
         self.max_transaction_seconds = max_transaction_seconds
+        self.reverse_replication = reverse_replication
         self.dialect = dialect
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -80,8 +86,12 @@ class CutoverOperator(BaseOperator):
         access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
         blue_info = access.backend.describe(self.blue_cluster_id)
         green_info = access.backend.describe(self.green_cluster_id)
-        if not green_info.is_managed:
-            raise PermissionError(f"{self.green_cluster_id} was not created by aurora-bluegreen")
+        # The target must be a clone we made, or (switching back) the cluster our clone came from.
+        if not green_info.is_managed and blue_info.tags.get("source-cluster") != self.green_cluster_id:
+            raise PermissionError(
+                f"{self.green_cluster_id} was not created by aurora-bluegreen, nor is it the source "
+                f"of {self.blue_cluster_id}; refusing to make it writable"
+            )
         blue = access.sql(self.blue_cluster_id)
         green = access.sql(self.green_cluster_id)
         cutover = Cutover(
@@ -103,6 +113,7 @@ class CutoverOperator(BaseOperator):
                 float(self.max_transaction_seconds),
             ),
             approved=self._approved(context),
+            reverse_replication=self.reverse_replication,
         )
         try:
             report = cutover.run()
