@@ -6,6 +6,7 @@ Each run gets its own blue, because an approved cutover leaves blue read-only.
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 
 import pytest
@@ -14,6 +15,7 @@ from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 
 DAG_ID = "aurora_bluegreen_deployment"
+ROLLBACK_DAG_ID = "aurora_bluegreen_rollback"
 REPLICATION_PASSWORD = "e2e'repl\"pass\\wörd-" + secrets.token_hex(4)
 
 
@@ -109,7 +111,7 @@ def test_reject_leaves_blue_writable_and_unchanged_and_green_replicating(
     assert (status["Slave_IO_Running"], status["Slave_SQL_Running"]) == ("Yes", "Yes")
 
 
-def test_approve_cuts_over_under_load_and_loses_no_acknowledged_write(
+def test_approve_cuts_over_under_load_then_switch_back_loses_no_acknowledged_write(
     sandbox, connect, airflow, deployment_connections
 ):
     load = LoadGenerator.in_sandbox(sandbox.state_dir, "e2e_approve", rate=300)
@@ -123,17 +125,15 @@ def test_approve_cuts_over_under_load_and_loses_no_acknowledged_write(
         assert "Replication lag" in request["body"] and "mysql-bin" in request["body"]
         airflow.answer_when_settled(request, ["Approve"])
         run = airflow.wait_for_dag_run(DAG_ID, run_id, timeout=120)
+        missing_on_green = writes_missing_after_a_while(load, connect(conf["green_cluster_id"], "root"))
+        back_run = switch_back(airflow, conf)
     finally:
         summary = load.stop()
 
     states = airflow.task_states(DAG_ID, run_id)
     assert run["state"] == "success", states
     assert set(states.values()) == {"success"}
-    green = connect(conf["green_cluster_id"], "root")
-    assert summary.counters.acknowledged > 0
-    assert missing_writes(load.acked_ids_file, green) == []
-    assert read_only(green) == 0
-    assert read_only(connect(conf["blue_cluster_id"], "root")) == 1
+    assert missing_on_green == []
 
     report = airflow.xcom_value(DAG_ID, run_id, "cutover")
     assert report["rolled_back"] is False
@@ -151,3 +151,38 @@ def test_approve_cuts_over_under_load_and_loses_no_acknowledged_write(
         ]
         for secret in secrets_used:
             assert not any(secret in text for text in seen), f"a password leaked in {task_id}"
+
+    # The switch back: old blue followed green over reverse replication; nothing green took is lost.
+    assert back_run["state"] == "success", airflow.task_states(ROLLBACK_DAG_ID, back_run["dag_run_id"])
+    assert summary.counters.clusters_seen == [
+        conf["blue_cluster_id"],
+        conf["green_cluster_id"],
+        conf["blue_cluster_id"],
+    ]
+    assert summary.counters.acknowledged > 0
+    assert missing_writes(load.acked_ids_file, connect(conf["blue_cluster_id"], "root")) == []
+    assert read_only(connect(conf["blue_cluster_id"], "root")) == 0
+    assert read_only(connect(conf["green_cluster_id"], "root")) == 1
+
+
+def writes_missing_after_a_while(load, green) -> list[str]:
+    """Let the application write to green for a moment, then list acknowledged writes green lacks."""
+    time.sleep(1.5)
+    return missing_writes(load.acked_ids_file, green)
+
+
+def switch_back(airflow, conf):
+    keys = (
+        "blue_cluster_id",
+        "green_cluster_id",
+        "repoint",
+        "control_plane_conn_id",
+        "admin_conn_id",
+        "replication_conn_id",
+    )
+    airflow.unpause_dag(ROLLBACK_DAG_ID)
+    run_id = f"e2e_back_{uuid.uuid4().hex[:6]}"
+    airflow.trigger_dag_run(ROLLBACK_DAG_ID, run_id=run_id, conf={key: conf[key] for key in keys})
+    request = airflow.wait_for_approval_request(ROLLBACK_DAG_ID, run_id, timeout=180)
+    airflow.answer_when_settled(request, ["Approve"])
+    return airflow.wait_for_dag_run(ROLLBACK_DAG_ID, run_id, timeout=120)
