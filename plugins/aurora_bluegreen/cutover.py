@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from aurora_bluegreen.catchup import is_caught_up
+from aurora_bluegreen.consistency import ConsistencyCheck
 from aurora_bluegreen.gtid import GtidSet
 from aurora_bluegreen.guardrails import (
     GtidHistory,
@@ -124,6 +125,7 @@ class Cutover:
     limits: CutoverLimits
     approved: bool | None = None
     reverse_replication: bool = False
+    consistency: ConsistencyCheck | None = None
     clock: Callable[[], float] = time.monotonic
 
     def run(self) -> CutoverReport:
@@ -159,6 +161,9 @@ class Cutover:
                 note(f"blue stopped at {final}")
             with self._phase(report, "wait_for_green") as note:
                 note(self._wait_for_green(final, deadline, report))
+            if self.consistency is not None:
+                with self._phase(report, "open_snapshots") as note:
+                    note(self._open_snapshots())
             with self._phase(report, "stop_replication") as note:
                 self._within_budget(deadline)
                 self.green.stop_replication()
@@ -191,7 +196,21 @@ class Cutover:
             raise CutoverFailed(f"cutover failed: {report.failure}", report) from error
         if report.green_start_position is not None:
             self._start_reverse_replication(report)
+        if self.consistency is not None:
+            with self._phase(report, "consistency_check") as note:
+                result = self.consistency.compare()
+                report.consistency = result.to_dict()
+                note(result.summary())
         return report
+
+    def _open_snapshots(self) -> str:
+        """Both clusters now hold exactly blue's final state; remember it for the check after the freeze."""
+        try:
+            self.consistency.open_snapshots()
+        except Exception as error:
+            self.consistency = None
+            return f"consistency check skipped, snapshots failed: {error}"
+        return "consistent snapshots open on blue and green"
 
     def _prepare_reverse(self, report: CutoverReport) -> str:
         """Inside the freeze: the point in green's binlog from which old blue must follow it.

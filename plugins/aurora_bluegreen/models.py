@@ -248,6 +248,7 @@ class CutoverReport:
     repointed_to: str | None = None
     green_start_position: BinlogPosition | None = None
     reverse_replication: str | None = None
+    consistency: dict[str, Any] | None = None
     rolled_back: bool = False
     failure: str | None = None
 
@@ -266,6 +267,7 @@ class CutoverReport:
                 self.green_start_position.to_dict() if self.green_start_position else None
             ),
             "reverse_replication": self.reverse_replication,
+            "consistency": self.consistency,
             "rolled_back": self.rolled_back,
             "failure": self.failure,
         }

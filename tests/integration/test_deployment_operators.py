@@ -139,13 +139,17 @@ def test_full_flow_under_load_loses_no_acknowledged_write(sandbox, connect, depl
         "freeze_blue",
         "read_final_position",
         "wait_for_green",
+        "open_snapshots",
         "stop_replication",
         "reset_external_source",
         "green_writable",
         "prepare_reverse",
         "repoint",
         "reverse_replication",
+        "consistency_check",
     ]
+    assert report["consistency"]["consistent"] is True
+    assert "shop.orders" in report["consistency"]["checked"]
     assert report["reverse_replication"].startswith(f"{deployment['blue']} replicates from green")
     assert report["rolled_back"] is False
     assert report["blue_final_position"] == report["green_executed_position"]
@@ -310,3 +314,18 @@ def test_cutover_refuses_a_target_that_is_neither_our_clone_nor_blues_source(
             cutover({**deployment, "green": other}, connections)
     finally:
         sandbox.stop_server(other)
+
+
+def test_consistency_check_catches_a_difference_the_binlog_never_showed(
+    sandbox, connect, deployment, connections
+):
+    clone_and_replicate(deployment, connections)
+    wait_caught_up(deployment, connections)
+    # Written without a binlog event (so no GTID either): replication and guardrails cannot see it.
+    with connect(deployment["green"], "root") as root, root.cursor() as cursor:
+        cursor.execute("SET sql_log_bin = 0")
+        cursor.execute("UPDATE shop.customers SET name = 'drifted' WHERE id = 3")
+    with pytest.raises(
+        AirflowFailException, match=r"green differs from blue.*shop.customers.*different contents"
+    ):
+        cutover(deployment, connections)

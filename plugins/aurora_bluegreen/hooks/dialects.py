@@ -138,6 +138,32 @@ RUNNING_DDL = Statement(
 )
 
 
+# The consistency check reads both clusters inside snapshots taken during the freeze.
+START_SNAPSHOT = Statement("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+_USER_SCHEMAS = "TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')"
+USER_TABLE_COLUMNS = Statement(
+    "SELECT c.TABLE_SCHEMA AS table_schema, c.TABLE_NAME AS table_name, c.COLUMN_NAME AS column_name,"
+    " t.TABLE_ROWS AS table_rows FROM information_schema.COLUMNS c"
+    " JOIN information_schema.TABLES t USING (TABLE_SCHEMA, TABLE_NAME)"
+    f" WHERE t.TABLE_TYPE = 'BASE TABLE' AND c.{_USER_SCHEMAS}"
+    " ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION"
+)
+
+
+def quote_identifier(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def table_checksum(schema: str, table: str, columns: Sequence[str]) -> Statement:
+    """Row count and an order-independent checksum over ``columns`` (NULL kept apart from '')."""
+    # CONCAT_WS skips NULLs; the ISNULL flag beside each value keeps NULL and '' apart.
+    values = ", ".join(f"{quote_identifier(c)}, ISNULL({quote_identifier(c)})" for c in columns)
+    return Statement(
+        f"SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('#', {values}))), 0)"
+        f" FROM {quote_identifier(schema)}.{quote_identifier(table)}"
+    )
+
+
 # GTIDs follow the engine.
 def gtid_mode(engine: Engine) -> Statement | None:
     """None for MariaDB, which has no GTID mode: it writes a GTID for every transaction."""

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 
+from aurora_bluegreen.consistency import TableShape
 from aurora_bluegreen.gtid import GtidSet, MariadbGtidSet, MysqlGtidSet
 from aurora_bluegreen.guardrails import GtidHistory
 from aurora_bluegreen.hooks import dialects
@@ -29,14 +30,18 @@ from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
 
 _NO_SUCH_GRANT = 1141
 _CONNECTION_LOST = {2006, 2013}
+# Same on MySQL and MariaDB: rows the previous statement on this connection changed.
+_ROW_COUNT = Statement("SELECT ROW_COUNT()")
 
 
 class StatementFailed(RuntimeError):
     """A statement failed on a server. The message names the server and never holds a secret."""
 
-    def __init__(self, message: str, errno: int | None) -> None:
+    def __init__(self, message: str, errno: int | None, server_error: str = "") -> None:
         super().__init__(message)
         self.errno = errno
+        self.server_error = server_error
+        """Just the server's error, ``(errno) text``, for messages that name the statement themselves."""
 
 
 class ReplicationNotRunning(RuntimeError):
@@ -54,6 +59,15 @@ class BinlogSettings:
     gtid_mode: bool
     """MySQL's ``gtid_mode=ON``. Always False on MariaDB, which has no such mode: it writes GTIDs for
     every transaction and a replica uses them only when set up with ``MASTER_USE_GTID``."""
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    affected_rows: int
+    """Rows changed by a DML statement; -1 for a statement that returns rows or changes none."""
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,25 @@ class ReplicationHook(MySqlHook):
         history, own_id = self._first_row(dialects.own_gtid_evidence(engine))
         return GtidHistory(engine.value, history or "", str(own_id))
 
+    # -- consistency snapshots -----------------------------------------------------------------
+
+    def start_snapshot(self) -> None:
+        """Open a consistent read view on this hook's connection; ``close()`` ends it."""
+        self._run(dialects.START_SNAPSHOT)
+
+    def user_tables(self) -> dict[tuple[str, str], TableShape]:
+        columns: dict[tuple[str, str], list[str]] = {}
+        rows: dict[tuple[str, str], int] = {}
+        for row in self._rows(dialects.USER_TABLE_COLUMNS):
+            key = (row["table_schema"], row["table_name"])
+            columns.setdefault(key, []).append(row["column_name"])
+            rows[key] = int(row["table_rows"] or 0)
+        return {key: TableShape(tuple(names), rows[key]) for key, names in columns.items()}
+
+    def table_checksum(self, schema: str, table: str, columns: list[str]) -> tuple[int, int]:
+        count, checksum = self._first_row(dialects.table_checksum(schema, table, columns))
+        return int(count), int(checksum)
+
     # -- the replication user ------------------------------------------------------------------
 
     def replication_user_grants(self, user: str, host: str = "%") -> list[str] | None:
@@ -310,6 +343,16 @@ class ReplicationHook(MySqlHook):
             if self.read_only() != read_only:
                 raise RuntimeError(f"{self.endpoint}: read_only did not change to {int(read_only)}")
 
+    # -- the user's own SQL (migrations, checks, masking) ---------------------------------------
+
+    def run_sql(self, sql: str) -> SqlResult:
+        """Run one statement as written (``%`` is not a parameter marker here) and time it."""
+        started = time.monotonic()
+        columns, rows = self._result(Statement(sql))
+        seconds = time.monotonic() - started
+        (affected,) = self._first_row(_ROW_COUNT)
+        return SqlResult(columns, rows, int(affected), seconds)
+
     # -- statements ----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -327,15 +370,22 @@ class ReplicationHook(MySqlHook):
 
     def _rows(self, statement: Statement, *, secret: str | None = None) -> list[dict[str, Any]]:
         """Run one statement; return its first result set as dicts keyed by column name."""
+        columns, rows = self._result(statement, secret=secret)
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def _result(
+        self, statement: Statement, *, secret: str | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement; return its first result set's column names and rows as tuples."""
         cursor = self._db().cursor()
         try:
             cursor.execute(statement.sql, statement.params or None)
             columns = [column[0] for column in cursor.description or ()]
-            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()] if columns else []
+            rows = [tuple(row) for row in cursor.fetchall()] if columns else []
         except Exception as error:
             failure = self._failure(statement, error, secret)
         else:
-            return rows
+            return columns, rows
         finally:
             cursor.close()
         # Raised outside the except block so the driver's error, which may quote the secret, is not
@@ -359,7 +409,9 @@ class ReplicationHook(MySqlHook):
             self.close()
         if secret:
             message = redact(message, secret)
-        return StatementFailed(f"{self.endpoint}: {statement.sql} failed: ({errno}) {message}", errno)
+        return StatementFailed(
+            f"{self.endpoint}: {statement.sql} failed: ({errno}) {message}", errno, f"({errno}) {message}"
+        )
 
     @contextmanager
     def _logged(self, what: str) -> Iterator[None]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
@@ -53,6 +54,7 @@ class CutoverOperator(BaseOperator):
         approval_task_id: str | None = None,
         max_transaction_seconds: float = 60,
         reverse_replication: bool = True,
+        consistency_check_max_rows: int = 1_000_000,
         dialect: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -68,6 +70,7 @@ class CutoverOperator(BaseOperator):
         self.approval_task_id = approval_task_id
         self.max_transaction_seconds = max_transaction_seconds
         self.reverse_replication = reverse_replication
+        self.consistency_check_max_rows = consistency_check_max_rows
         self.dialect = dialect
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -114,6 +117,7 @@ class CutoverOperator(BaseOperator):
             ),
             approved=self._approved(context),
             reverse_replication=self.reverse_replication,
+            consistency=self._consistency_check(access),
         )
         try:
             report = cutover.run()
@@ -123,7 +127,24 @@ class CutoverOperator(BaseOperator):
         self.log.info(
             "Cutover from %s to %s done:\n%s", self.blue_cluster_id, self.green_cluster_id, report.as_table()
         )
+        if report.consistency and not report.consistency["consistent"]:
+            raise AirflowFailException(
+                "the cutover completed, but green differs from blue at the cutover point: "
+                + "; ".join(report.consistency["mismatched"])
+            )
         return report.to_dict()
+
+    def _consistency_check(self, access: ClusterAccess) -> Any:
+        """Separate connections: the snapshots must outlive the replication resets on green."""
+        if not self.consistency_check_max_rows:
+            return None
+        from aurora_bluegreen.consistency import ConsistencyCheck
+
+        return ConsistencyCheck(
+            blue=access.sql(self.blue_cluster_id),
+            green=access.sql(self.green_cluster_id),
+            max_rows=int(self.consistency_check_max_rows),
+        )
 
     def _approved(self, context: Any) -> bool | None:
         """Whether the approval task upstream chose Approve; None when no approval task is named."""
