@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -66,6 +66,7 @@ class ClusterSql(Protocol):
     the same interface.
     """
 
+    def logs_held(self, into: list) -> AbstractContextManager[None]: ...
     def replica_status(self) -> ReplicaStatus | None: ...
     def source_position(self) -> BinlogPosition: ...
     def gtid_history(self) -> GtidHistory | None: ...
@@ -73,6 +74,7 @@ class ClusterSql(Protocol):
     def read_only(self) -> bool: ...
     def long_running_transactions(self, min_seconds: float) -> list[Any]: ...
     def running_ddl(self) -> list[Any]: ...
+    def replication_user_exists(self, user: str) -> bool: ...
     def ensure_replication_user(self, user: str, password: str) -> bool: ...
     def wait_for_position(self, position: BinlogPosition, timeout_seconds: float) -> bool: ...
     def stop_replication(self) -> None: ...
@@ -127,6 +129,8 @@ class Cutover:
     reverse_replication: bool = False
     consistency: ConsistencyCheck | None = None
     clock: Callable[[], float] = time.monotonic
+    _reverse_user_exists: bool = field(default=False, init=False)
+    _held_logs: list[tuple[logging.Logger, str, tuple]] | None = field(default=None, init=False)
 
     def run(self) -> CutoverReport:
         """Run the phases in order; on any failure roll back and raise CutoverFailed.
@@ -150,43 +154,8 @@ class Cutover:
             with self._phase(report, "guardrails") as note:
                 note(self._check_guardrails())
             freeze_started = self.clock()
-            deadline = freeze_started + self.limits.max_freeze_seconds
-            with self._phase(report, "freeze_blue") as note:
-                self.blue_read_only.set_read_only(True)
-                progress.blue_frozen = True
-                note(f"{self.blue_cluster_id} read_only=1 verified")
-            with self._phase(report, "read_final_position") as note:
-                final = self.blue.source_position()
-                report.blue_final_position = final
-                note(f"blue stopped at {final}")
-            with self._phase(report, "wait_for_green") as note:
-                note(self._wait_for_green(final, deadline, report))
-            if self.consistency is not None:
-                with self._phase(report, "open_snapshots") as note:
-                    note(self._open_snapshots())
-            with self._phase(report, "stop_replication") as note:
-                self._within_budget(deadline)
-                self.green.stop_replication()
-                progress.replication_stopped = True
-                note(f"replication stopped on {self.green_cluster_id}")
-            with self._phase(report, "reset_external_source") as note:
-                self._within_budget(deadline)
-                self.green.reset_external_source()
-                progress.source_reset = True
-                note(f"{self.green_cluster_id} is no longer a replica")
-            with self._phase(report, "green_writable") as note:
-                self._within_budget(deadline)
-                self.green_read_only.set_read_only(False)
-                progress.green_writable = True
-                note(f"{self.green_cluster_id} read_only=0 verified")
-            if self.reverse_replication:
-                with self._phase(report, "prepare_reverse") as note:
-                    note(self._prepare_reverse(report))
-            with self._phase(report, "repoint") as note:
-                report.repointed_to = self.repointer.repoint(
-                    self.green_host, self.green_port, self.green_cluster_id
-                )
-                note(report.repointed_to)
+            with self._logs_held():
+                self._hand_over(report, progress, deadline=freeze_started + self.limits.max_freeze_seconds)
             report.freeze_ms = (self.clock() - freeze_started) * 1000
         except Exception as error:
             report.failure = f"{type(error).__name__}: {error}"
@@ -202,6 +171,58 @@ class Cutover:
                 report.consistency = result.to_dict()
                 note(result.summary())
         return report
+
+    def _hand_over(self, report: CutoverReport, progress: _Progress, deadline: float) -> None:
+        """The write freeze: from blue read-only to the application pointed at a writable green."""
+        with self._phase(report, "freeze_blue") as note:
+            self.blue_read_only.set_read_only(True)
+            progress.blue_frozen = True
+            note(f"{self.blue_cluster_id} read_only=1 verified")
+        with self._phase(report, "read_final_position") as note:
+            final = self.blue.source_position()
+            report.blue_final_position = final
+            note(f"blue stopped at {final}")
+        with self._phase(report, "wait_for_green") as note:
+            note(self._wait_for_green(final, deadline, report))
+        if self.consistency is not None:
+            with self._phase(report, "open_snapshots") as note:
+                note(self._open_snapshots())
+        with self._phase(report, "stop_replication") as note:
+            self._within_budget(deadline)
+            self.green.stop_replication()
+            progress.replication_stopped = True
+            note(f"replication stopped on {self.green_cluster_id}")
+        with self._phase(report, "reset_external_source") as note:
+            self._within_budget(deadline)
+            self.green.reset_external_source()
+            progress.source_reset = True
+            note(f"{self.green_cluster_id} is no longer a replica")
+        with self._phase(report, "green_writable") as note:
+            self._within_budget(deadline)
+            self.green_read_only.set_read_only(False)
+            progress.green_writable = True
+            note(f"{self.green_cluster_id} read_only=0 verified")
+        if self.reverse_replication:
+            with self._phase(report, "prepare_reverse") as note:
+                note(self._prepare_reverse(report))
+        with self._phase(report, "repoint") as note:
+            report.repointed_to = self.repointer.repoint(
+                self.green_host, self.green_port, self.green_cluster_id
+            )
+            note(report.repointed_to)
+
+    @contextmanager
+    def _logs_held(self) -> Iterator[None]:
+        """Log lines wait until writes flow again: writing each costs time the freeze would pay."""
+        held: list[tuple[logging.Logger, str, tuple]] = []
+        self._held_logs = held
+        try:
+            with self.blue.logs_held(held), self.green.logs_held(held):
+                yield
+        finally:
+            self._held_logs = None
+            for logger, message, args in held:
+                logger.info(message, *args)
 
     def _open_snapshots(self) -> str:
         """Both clusters now hold exactly blue's final state; remember it for the check after the freeze."""
@@ -219,9 +240,11 @@ class Cutover:
         replicate users) lies before that point and never replays on blue, which has the user.
         """
         source = self.source_for_rollback
-        created = self.green.ensure_replication_user(source.user, source.password)
+        made = "found"
+        if not self._reverse_user_exists:
+            self.green.ensure_replication_user(source.user, source.password)
+            made = "created"
         report.green_start_position = self.green.source_position()
-        made = "created" if created else "found"
         return f"{made} {source.user} on green; green starts taking writes at {report.green_start_position}"
 
     def _start_reverse_replication(self, report: CutoverReport) -> None:
@@ -279,6 +302,10 @@ class Cutover:
         violations = guardrail_violations(facts)
         if violations:
             raise GuardrailFailed("; ".join(violations))
+        if self.consistency is not None:
+            self.consistency.connect()
+        if self.reverse_replication:
+            self._reverse_user_exists = self.green.replication_user_exists(self.source_for_rollback.user)
         return evidence_summary(facts)
 
     def _wait_for_green(self, final: BinlogPosition, deadline: float, report: CutoverReport) -> str:
@@ -377,7 +404,11 @@ class Cutover:
         finally:
             step = CutoverStep(name, started_at, (self.clock() - started) * 1000, "; ".join(details))
             report.steps.append(step)
-            log.info("cutover %-22s %8.1f ms  %s", name, step.duration_ms, step.detail)
+            line = ("cutover %-22s %8.1f ms  %s", (name, step.duration_ms, step.detail))
+            if self._held_logs is None:
+                log.info(line[0], *line[1])
+            else:
+                self._held_logs.append((log, *line))
 
 
 @dataclass

@@ -114,6 +114,7 @@ class ReplicationHook(MySqlHook):
         super().__init__(mysql_conn_id, **kwargs)
         self._dialect_name = dialect
         self._server_connection: Any = None
+        self._held_logs: list | None = None
 
     # -- what the server is --------------------------------------------------------------------
 
@@ -203,6 +204,10 @@ class ReplicationHook(MySqlHook):
         return GtidHistory(engine.value, history or "", str(own_id))
 
     # -- consistency snapshots -----------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the connection (and learn the dialect) now, ahead of time-critical statements."""
+        _ = self.dialect
 
     def start_snapshot(self) -> None:
         """Open a consistent read view on this hook's connection; ``close()`` ends it."""
@@ -418,7 +423,20 @@ class ReplicationHook(MySqlHook):
         """Log one line for a change that succeeded: what, where and how long it took."""
         started = time.monotonic()
         yield
-        self.log.info("%s on %s in %.1f ms", what, self.endpoint, (time.monotonic() - started) * 1000)
+        line = ("%s on %s in %.1f ms", (what, self.endpoint, (time.monotonic() - started) * 1000))
+        if self._held_logs is None:
+            self.log.info(line[0], *line[1])
+        else:
+            self._held_logs.append((self.log, *line))
+
+    @contextmanager
+    def logs_held(self, into: list) -> Iterator[None]:
+        """Collect this hook's log lines in ``into`` instead of writing them, for a time-critical section."""
+        self._held_logs = into
+        try:
+            yield
+        finally:
+            self._held_logs = None
 
 
 def replica_status_from_rows(
