@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from aurora_bluegreen.gtid import MysqlGtidSet
 from aurora_bluegreen.models import ReplicaStatus
+
+# Privileges that let a session write while read_only=1 (MariaDB 10.11 and MySQL 8 / Aurora 3).
+# A plain SUPER is blocked by read_only on MariaDB 10.11 but not on MySQL, so it counts too.
+_READ_ONLY_BYPASS = re.compile(
+    r"\b(ALL PRIVILEGES|SUPER|READ_ONLY ADMIN|CONNECTION_ADMIN)\b.* ON \*\.\* TO ", re.IGNORECASE
+)
+
+
+def read_only_bypass(grants_by_host: dict[str, list[str]]) -> list[str]:
+    """The accounts whose grants let them write through read_only, each with the grant that does it.
+
+    Such an application user could write to blue during the freeze, after blue's final position
+    was read: that write would never reach green.
+    """
+    found = []
+    for host, grants in sorted(grants_by_host.items()):
+        for grant in grants:
+            match = _READ_ONLY_BYPASS.search(grant)
+            if match:
+                found.append(f"'{host}' has {match.group(1).upper()}")
+                break
+    return found
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,13 @@ def replication_user_name(field: str, value: object) -> str:
     return value
 
 
+def mysql_user_name(field: str, value: object) -> str:
+    """Any existing MySQL account name we may look up (bound as a parameter, never spliced in)."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 80 or "\x00" in value:
+        raise InvalidInput(field, value, "a MySQL user name of 1-80 characters")
+    return value
+
+
 def sql_identifier(field: str, value: object) -> str:
     """A schema or table name we put into SQL text; anything else is refused, not quoted."""
     if not isinstance(value, str) or not _SQL_IDENTIFIER.match(value):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 
 import pytest
 
@@ -21,6 +22,7 @@ from aurora_bluegreen.operators.replication import StartBinlogReplicationOperato
 from aurora_bluegreen.repointers import repointer_for
 from aurora_bluegreen.sandbox.endpoints import read_endpoint
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
+from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
 
 pytestmark = pytest.mark.integration
 
@@ -254,3 +256,34 @@ def test_worker_killed_after_a_phase_then_retried_converges(sandbox, connect, pa
     assert summary.counters.acknowledged > 0
     with connect(pair["green"], "root") as green:
         assert missing_writes(load.acked_ids_file, green) == []
+
+
+def lag_sensor(pair):
+    return ReplicaLagSensor(task_id="lag", green_cluster_id=pair["green"], max_lag_seconds=5, **PLANES)
+
+
+def test_sensor_fails_fast_and_clearly_when_green_dies(sandbox, pair):
+    sandbox.stop_server(pair["green"], kill=True)
+    with pytest.raises(RuntimeError, match=f"cannot read replication status on green {pair['green']}"):
+        lag_sensor(pair).poke({})
+
+
+def test_replication_resumes_after_blue_restarts(sandbox, connect, replication, pair):
+    sandbox.stop_server(pair["blue"])
+    deadline = time.monotonic() + 15
+    while replication.status(pair["green"])["Slave_IO_Running"] == "Yes":
+        assert time.monotonic() < deadline, "green never noticed that blue went away"
+        time.sleep(0.1)
+    # Green's IO thread retries by itself: the sensor keeps waiting instead of failing.
+    assert lag_sensor(pair).poke({}) is False
+    sandbox.start_server(pair["blue"])
+    with connect(pair["blue"], "app", "shop") as app, app.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
+            "VALUES ('after-restart', 1, 1, 1, 100)"
+        )
+    replication.wait_caught_up(pair["green"], source_id=pair["blue"], timeout=30)
+    with connect(pair["green"], "root") as green, green.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM shop.orders WHERE request_id = 'after-restart'")
+        assert cursor.fetchone() == (1,)
+    assert lag_sensor(pair).poke({}) is True

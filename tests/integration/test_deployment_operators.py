@@ -329,3 +329,27 @@ def test_consistency_check_catches_a_difference_the_binlog_never_showed(
         AirflowFailException, match=r"green differs from blue.*shop.customers.*different contents"
     ):
         cutover(deployment, connections)
+
+
+def test_preflight_refuses_an_application_user_that_writes_through_read_only(sandbox, connect, connections):
+    arguments = {
+        "task_id": "preflight",
+        "blue_cluster_id": "blue",
+        "green_cluster_id": "green-never",
+        "writer_instance_id": "writer",
+        "binlog_retention_hours": 24,
+        "max_lag_seconds": 5,
+        "max_freeze_seconds": 5,
+        "replication_conn_id": "repl",
+        **connections,
+    }
+    assert PreflightOperator(**arguments, application_users=["app"]).execute({})["binlog_format"] == "ROW"
+    with connect("blue", "root") as root, root.cursor() as cursor:
+        cursor.execute("CREATE USER IF NOT EXISTS 'app_bypass'@'%' IDENTIFIED BY 'x'")
+        cursor.execute("GRANT SELECT, INSERT, READ_ONLY ADMIN ON *.* TO 'app_bypass'@'%'")
+    with pytest.raises(
+        ValueError, match=r"'app_bypass' can write through read_only \('%' has READ_ONLY ADMIN\)"
+    ):
+        PreflightOperator(**arguments, application_users=["app_bypass"]).execute({})
+    with pytest.raises(ValueError, match="'nobody_here' is not a user on blue"):
+        PreflightOperator(**arguments, application_users=["nobody_here"]).execute({})

@@ -3,6 +3,7 @@ from aurora_bluegreen.guardrails import (
     GuardrailFacts,
     evidence_summary,
     guardrail_violations,
+    read_only_bypass,
     unseen_local_writes,
 )
 from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
@@ -59,3 +60,16 @@ def test_unseen_local_writes_with_mysql_uuid_sets():
     assert unseen_local_writes(GtidHistory("mysql", f"{blue_uuid}:1-500", green_uuid), blue) == []
     green = GtidHistory("mysql", f"{blue_uuid}:1-500,\n{green_uuid.upper()}:1-2", green_uuid)
     assert unseen_local_writes(green, blue) == [f"{green_uuid}:1-2"]
+
+
+def test_read_only_bypass_names_the_account_and_the_privilege():
+    grants = {
+        "%": ["GRANT USAGE ON *.* TO `app`@`%`", "GRANT SELECT, INSERT ON `shop`.* TO `app`@`%`"],
+        "10.0.0.%": ["GRANT SELECT, INSERT, READ_ONLY ADMIN ON *.* TO `app`@`10.0.0.%`"],
+        "localhost": ["GRANT ALL PRIVILEGES ON *.* TO `app`@`localhost` WITH GRANT OPTION"],
+    }
+    assert read_only_bypass(grants) == ["'10.0.0.%' has READ_ONLY ADMIN", "'localhost' has ALL PRIVILEGES"]
+    assert read_only_bypass({"%": ["GRANT ALL PRIVILEGES ON `shop`.* TO `app`@`%`"]}) == []
+    assert read_only_bypass({"%": ["GRANT CONNECTION_ADMIN ON *.* TO `app`@`%`"]}) == [
+        "'%' has CONNECTION_ADMIN"
+    ]

@@ -338,6 +338,10 @@ def show_grants(user: str, host: str) -> Statement:
     return Statement("SHOW GRANTS FOR %s@%s", (user, host))
 
 
+def user_hosts(user: str) -> Statement:
+    return Statement("SELECT Host AS host FROM mysql.user WHERE User = %s ORDER BY Host", (user,))
+
+
 def drop_user(user: str, host: str) -> Statement:
     return Statement("DROP USER %s@%s", (user, host))
 

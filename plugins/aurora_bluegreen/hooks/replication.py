@@ -237,6 +237,11 @@ class ReplicationHook(MySqlHook):
                 return None
             raise
 
+    def grants_by_host(self, user: str) -> dict[str, list[str]]:
+        """``SHOW GRANTS`` for every account with this user name, keyed by host; empty if none."""
+        hosts = [row["host"] for row in self._rows(dialects.user_hosts(user))]
+        return {host: self.replication_user_grants(user, host) or [] for host in hosts}
+
     def replication_user_exists(self, user: str, host: str = "%") -> bool:
         return self.replication_user_grants(user, host) is not None
 

@@ -30,6 +30,7 @@ class PreflightOperator(BaseOperator):
         "control_plane_conn_id",
         "admin_conn_id",
         "replication_conn_id",
+        "application_users",
     )
     ui_color = "#e8f4fd"
 
@@ -45,9 +46,11 @@ class PreflightOperator(BaseOperator):
         control_plane_conn_id: str,
         admin_conn_id: str,
         replication_conn_id: str,
+        application_users: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.application_users = application_users
         self.blue_cluster_id = blue_cluster_id
         self.green_cluster_id = green_cluster_id
         self.writer_instance_id = writer_instance_id
@@ -80,6 +83,7 @@ class PreflightOperator(BaseOperator):
                 f"blue {self.blue_cluster_id} has binlog_format={settings.binlog_format}; "
                 f"replication to green needs one of {', '.join(ACCEPTED_BINLOG_FORMATS)}"
             )
+        self._check_application_users(hook)
         result = {
             "blue_endpoint": f"{blue.endpoint}:{blue.port}",
             "dialect": hook.dialect.value,
@@ -97,6 +101,22 @@ class PreflightOperator(BaseOperator):
             time.monotonic() - started,
         )
         return result
+
+    def _check_application_users(self, hook: Any) -> None:
+        """The application must not be able to write through read_only, or the freeze is no freeze."""
+        from aurora_bluegreen.guardrails import read_only_bypass
+
+        for user in self.application_users or ():
+            validation.mysql_user_name("application_users", user)
+            grants = hook.grants_by_host(user)
+            if not grants:
+                raise ValueError(f"application_users: {user!r} is not a user on blue {self.blue_cluster_id}")
+            bypass = read_only_bypass(grants)
+            if bypass:
+                raise ValueError(
+                    f"application user {user!r} can write through read_only ({'; '.join(bypass)}), so the "
+                    "cutover could not freeze its writes; revoke that privilege from the application's user"
+                )
 
     def _validate_inputs(self) -> None:
         validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)

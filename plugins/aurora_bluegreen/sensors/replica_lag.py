@@ -79,7 +79,12 @@ class ReplicaLagSensor(BaseSensorOperator):
     def poke(self, context: Any) -> bool:
         from aurora_bluegreen.catchup import LagState, lag_verdict
 
-        status = self._hook().replica_status()
+        try:
+            status = self._hook().replica_status()
+        except Exception as error:
+            raise RuntimeError(
+                f"cannot read replication status on green {self.green_cluster_id}: {error}"
+            ) from None
         verdict = lag_verdict(status, self.max_lag_seconds)
         self.log.info("Green %s: %s", self.green_cluster_id, verdict.message)
         self._last_status = status.to_dict() if status else None
