@@ -56,8 +56,7 @@ class KillAfter:
 
 
 @pytest.fixture
-def pair(sandbox, replication, monkeypatch):
-    """A fresh blue with the application on it, and green replicating from it."""
+def safety_connections(sandbox, monkeypatch):
     credentials = sandbox.credentials
     conns = {
         "SAFETY_CP": {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}},
@@ -70,6 +69,11 @@ def pair(sandbox, replication, monkeypatch):
     }
     for name, conn in conns.items():
         monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(conn))
+
+
+@pytest.fixture
+def pair(sandbox, replication, safety_connections):
+    """A fresh blue with the application on it, and green replicating from it."""
     n = next(_ids)
     ids = {"blue": f"blue-safe{n}", "green": f"green-safe{n}", "endpoint": f"app_safe{n}"}
     sandbox.create_blue(ids["blue"])
@@ -287,3 +291,58 @@ def test_replication_resumes_after_blue_restarts(sandbox, connect, replication, 
         cursor.execute("SELECT COUNT(*) FROM shop.orders WHERE request_id = 'after-restart'")
         assert cursor.fetchone() == (1,)
     assert lag_sensor(pair).poke({}) is True
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "set_binlog_retention_hours",
+        "ensure_replication_user",
+        "set_read_only",
+        "set_external_source",
+        "start_replication",
+    ],
+)
+def test_replication_setup_killed_after_a_step_then_retried_converges(
+    sandbox, connect, replication, safety_connections, monkeypatch, method
+):
+    n = next(_ids)
+    blue, green = f"blue-kill{n}", f"green-kill{n}"
+    sandbox.create_blue(blue)
+    CloneClusterOperator(
+        task_id="clone",
+        source_cluster_id=blue,
+        cluster_id=green,
+        writer_instance_id="w",
+        control_plane_conn_id="safety_cp",
+    ).execute({})
+    arguments = {
+        "task_id": "replicate",
+        "blue_cluster_id": blue,
+        "green_cluster_id": green,
+        "replication_conn_id": "safety_repl",
+        **PLANES,
+    }
+    real_sql = ClusterAccess.sql
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            ClusterAccess, "sql", lambda self, cluster_id: KillAfter(real_sql(self, cluster_id), method)
+        )
+        with pytest.raises(WorkerKilled):
+            StartBinlogReplicationOperator(**arguments).execute({})
+    summary = StartBinlogReplicationOperator(**arguments).execute({})
+
+    assert summary["replication_user"] == REPLICATION_USER
+    with connect(blue, "app", "shop") as app, app.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
+            "VALUES ('after-retry', 1, 1, 1, 100)"
+        )
+    replication.wait_caught_up(green, source_id=blue)
+    with connect(green, "root") as root, root.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM shop.orders WHERE request_id = 'after-retry'")
+        assert cursor.fetchone() == (1,)
+        cursor.execute("SELECT @@global.read_only")
+        assert cursor.fetchone() == (1,)
+    sandbox.delete(green)
+    sandbox.stop_server(blue)
