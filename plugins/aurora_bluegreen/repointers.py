@@ -9,7 +9,10 @@ if TYPE_CHECKING:
     from aurora_bluegreen.cutover import Repointer
     from aurora_bluegreen.hooks.cluster_backend import ClusterBackend
 
-REPOINT_RULE = "'none' or 'sandbox:<endpoint name>'"
+REPOINT_RULE = (
+    "'none', 'sandbox:<endpoint name>', 'route53:<hosted zone id>/<record name>' "
+    "or 'secretsmanager:<secret name or ARN>'"
+)
 
 
 class NoRepointer:
@@ -44,13 +47,34 @@ def parse_repoint_target(target: str) -> tuple[str, str]:
     if kind == "sandbox" and name:
         sql_identifier("repoint", name)
         return kind, name
+    if kind == "route53" and name:
+        from aurora_bluegreen.repointers_aws import parse_route53_target
+
+        parse_route53_target(name)
+        return kind, name
+    if kind == "secretsmanager" and name:
+        from aurora_bluegreen.repointers_aws import check_secret_id
+
+        return kind, check_secret_id(name)
     raise InvalidInput("repoint", target, REPOINT_RULE)
 
 
 def repointer_for(target: str, backend: ClusterBackend) -> Repointer:
+    """The repointer for ``target``, checked against the place it will change before it is returned."""
     kind, name = parse_repoint_target(target)
     if kind == "none":
         return NoRepointer()
+    if kind in ("route53", "secretsmanager"):
+        from aurora_bluegreen.repointers_aws import Route53Repointer, SecretsManagerRepointer
+
+        aws = getattr(backend, "aws_hook_params", None)
+        if aws is None:
+            raise ValueError(f"repoint={target!r} needs the aws control plane")
+        repointer = (Route53Repointer if kind == "route53" else SecretsManagerRepointer).for_target(
+            name, **aws
+        )
+        repointer.check()
+        return repointer
     state_dir = getattr(backend, "state_dir", None)
     if state_dir is None:
         raise ValueError(f"repoint={target!r} needs the sandbox control plane")

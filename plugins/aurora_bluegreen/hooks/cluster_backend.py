@@ -6,6 +6,7 @@ run unchanged against the local sandbox and against AWS.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo
@@ -43,6 +44,15 @@ class ClusterBackend(Protocol):
     def delete(self, cluster_id: str) -> None:
         """Delete a cluster we created; raise NotManagedByUs for any other."""
 
+    def list_clusters(self, tags: Mapping[str, str]) -> list[ClusterInfo]:
+        """Every cluster carrying all of ``tags`` (key and value), in any status, half-made ones too.
+
+        This is how QA refreshes and teardowns find earlier work: by our tags, never by name.
+        """
+
+    def add_tags(self, cluster_id: str, tags: Mapping[str, str]) -> None:
+        """Add or overwrite tags on a cluster we created; raise NotManagedByUs for any other."""
+
 
 def get_backend(conn_id: str) -> ClusterBackend:
     from airflow.sdk import BaseHook
@@ -55,7 +65,11 @@ def backend_for_connection(conn: Connection) -> ClusterBackend:
         from aurora_bluegreen.hooks.sandbox_backend import SandboxBackend
 
         return SandboxBackend.from_connection(conn)
+    if conn.conn_type == "aws":
+        from aurora_bluegreen.hooks.aurora_backend import AuroraBackend
+
+        return AuroraBackend.from_connection(conn)
     raise ValueError(
         f"connection {conn.conn_id!r} has type {conn.conn_type!r}; the control plane supports "
-        f"{SANDBOX_CONN_TYPE!r} connections"
+        f"'aws' and {SANDBOX_CONN_TYPE!r} connections"
     )

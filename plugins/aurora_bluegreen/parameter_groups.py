@@ -1,0 +1,211 @@
+"""Which parameter groups green gets, and which groups this tool may ever write to.
+
+The blog's rules: green is made read-only through a parameter group, and that group must never be
+one blue uses, or setting ``read_only=1`` in it would freeze production. A named group that blue's
+writer does not use is set read-only and attached; a group that is blue's, or missing, is replaced
+by a new one in blue's family.
+
+One rule is stricter here than in the blog: this tool writes only to groups it created (tagged
+``managed-by=aurora-bluegreen``) and that no cluster other than green uses. A group someone else
+made may be shared by clusters the blog's check never looks at, so when the user names such a group
+green gets a copy of it, carrying its settings, instead of the group itself.
+
+``read_only`` lives in the DB (instance) parameter group on Aurora MySQL 1 and 2 and in the cluster
+parameter group on Aurora MySQL 3, so the rules apply at that level; the group at the other level is
+attached as it is and never written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from aurora_bluegreen.validation import InvalidInput
+
+_AURORA_VERSION = re.compile(r"^(?P<mysql>\d+\.\d+)\.(?:mysql_aurora\.(?P<aurora>\d+(?:\.\d+)*)|\w+)")
+_FAST_READ_ONLY_SINCE = (3, 6)
+"""Aurora MySQL 3.06 added ``mysql.rds_set_read_only``, which switches read_only in milliseconds."""
+
+DEFAULT_GROUP_PREFIX = "default."
+
+
+class Level(str, Enum):
+    CLUSTER = "cluster"
+    INSTANCE = "instance"
+
+
+@dataclass(frozen=True)
+class EngineVersion:
+    """An Aurora MySQL engine and version, as ``describe_db_clusters`` reports them."""
+
+    engine: str
+    version: str
+
+    @classmethod
+    def parse(cls, engine: str, version: str) -> EngineVersion:
+        if engine not in ("aurora-mysql", "aurora") or not _AURORA_VERSION.match(version or ""):
+            raise ValueError(
+                f"engine {engine} {version} is not Aurora MySQL; "
+                "aurora-bluegreen clones Aurora MySQL clusters"
+            )
+        return cls(engine, version)
+
+    @property
+    def mysql(self) -> str:
+        """The MySQL series: 5.6, 5.7 or 8.0."""
+        return _AURORA_VERSION.match(self.version).group("mysql")
+
+    @property
+    def aurora(self) -> tuple[int, ...] | None:
+        """Aurora's own version (3.06.0 -> (3, 6, 0)); None for the old ``5.6.10a`` style."""
+        aurora = _AURORA_VERSION.match(self.version).group("aurora")
+        return tuple(int(part) for part in aurora.split(".")) if aurora else None
+
+    @property
+    def family(self) -> str:
+        """The parameter group family every group of this cluster must belong to."""
+        return f"{self.engine}{self.mysql}"
+
+    @property
+    def read_only_level(self) -> Level:
+        return Level.CLUSTER if self.mysql.startswith("8.") else Level.INSTANCE
+
+    @property
+    def has_rds_set_read_only(self) -> bool:
+        return self.mysql.startswith("8.") and (self.aurora or (0,))[:2] >= _FAST_READ_ONLY_SINCE
+
+
+@dataclass(frozen=True)
+class GroupFacts:
+    """What the control plane says about one parameter group."""
+
+    name: str
+    family: str
+    managed: bool
+    used_by: frozenset[str]
+    """Clusters attached to it: directly for a cluster group, through an instance for a DB group."""
+
+
+class Action(str, Enum):
+    ATTACH = "attach"
+    """Attach as it is; nothing is written to it."""
+    WRITE = "write"
+    """A group this tool made for green already (a retry): set read_only in it."""
+    CREATE = "create"
+    """Create an empty group in blue's family, tagged as ours, and set read_only in it."""
+    COPY = "copy"
+    """Copy ``source`` into a new group tagged as ours, and set read_only in it."""
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    level: Level
+    name: str | None
+    """None leaves the choice to RDS: the engine's default group."""
+    action: Action
+    reason: str
+    source: str | None = None
+
+    @property
+    def writes_read_only(self) -> bool:
+        return self.action is not Action.ATTACH
+
+
+def owned_group_name(green_cluster_id: str, level: Level) -> str:
+    """The name of the group this tool creates for green when it needs one of its own."""
+    return f"aurora-bluegreen-{green_cluster_id}-{level.value}"
+
+
+def refusal_to_modify(group: GroupFacts, cluster_id: str) -> str | None:
+    """Why this tool must not write to ``group`` on behalf of ``cluster_id``, or None if it may."""
+    if not group.managed:
+        return f"parameter group {group.name} was not created by aurora-bluegreen"
+    others = sorted(group.used_by - {cluster_id})
+    if others:
+        return f"parameter group {group.name} is also used by {', '.join(others)}"
+    return None
+
+
+def plan_group(
+    *,
+    level: Level,
+    field: str,
+    requested: str | None,
+    engine: EngineVersion,
+    green_cluster_id: str,
+    blue_cluster_id: str,
+    blue_group: str | None,
+    groups: Mapping[str, GroupFacts],
+) -> GroupPlan:
+    """Decide green's group at ``level``. ``groups`` holds the facts of every group that exists among
+    the requested one, blue's and the one this tool would create; ``field`` names the input in errors.
+    """
+    facts = groups.get(requested) if requested else None
+    if facts is not None and facts.family != engine.family:
+        raise InvalidInput(
+            field,
+            requested,
+            f"a {level.value} parameter group of family {engine.family} (it is {facts.family})",
+        )
+    if level is not engine.read_only_level:
+        return _attach_as_is(level, field, requested, facts, blue_group)
+    if requested and facts is None:
+        return GroupPlan(
+            level, requested, Action.CREATE, f"{requested} does not exist: created in {engine.family}"
+        )
+    if facts is not None:
+        refusal = refusal_to_modify(facts, green_cluster_id)
+        if refusal is None:
+            return GroupPlan(
+                level, requested, Action.WRITE, f"{requested} was created by aurora-bluegreen for green"
+            )
+        if blue_cluster_id in facts.used_by:
+            refusal = f"blue {blue_cluster_id} uses {requested}"
+        return _own_group(level, field, requested, engine, green_cluster_id, groups, requested, refusal)
+    return _own_group(
+        level, field, requested, engine, green_cluster_id, groups, blue_group, "no group was named for green"
+    )
+
+
+def _attach_as_is(
+    level: Level, field: str, requested: str | None, facts: GroupFacts | None, blue_group: str | None
+) -> GroupPlan:
+    if requested and facts is None:
+        # Nothing would be gained by creating an empty group here: it is most likely a typo.
+        raise InvalidInput(field, requested, f"an existing {level.value} parameter group")
+    if requested:
+        return GroupPlan(
+            level, requested, Action.ATTACH, "named for green; read_only is not set at this level"
+        )
+    if blue_group and not blue_group.startswith(DEFAULT_GROUP_PREFIX):
+        return GroupPlan(level, blue_group, Action.ATTACH, "blue's, shared as it is; never written")
+    return GroupPlan(level, None, Action.ATTACH, "the engine's default, like blue")
+
+
+def _own_group(
+    level: Level,
+    field: str,
+    requested: str | None,
+    engine: EngineVersion,
+    green_cluster_id: str,
+    groups: Mapping[str, GroupFacts],
+    source: str | None,
+    why: str,
+) -> GroupPlan:
+    name = owned_group_name(green_cluster_id, level)
+    existing = groups.get(name)
+    if existing is not None:
+        refusal = refusal_to_modify(existing, green_cluster_id)
+        if refusal is None and existing.family != engine.family:
+            refusal = f"{name} is of family {existing.family}"
+        if refusal is not None:
+            raise InvalidInput(
+                field, requested, f"a parameter group for green: {why}, and {refusal}; name another group"
+            )
+        return GroupPlan(level, name, Action.WRITE, f"{why}; {name} was created earlier for green")
+    # AWS refuses to copy a default group; an empty group in the family holds the same defaults.
+    if source and not source.startswith(DEFAULT_GROUP_PREFIX) and source in groups:
+        return GroupPlan(level, name, Action.COPY, f"{why}: green gets {name}, a copy of {source}", source)
+    return GroupPlan(level, name, Action.CREATE, f"{why}: green gets {name}, new in {engine.family}")

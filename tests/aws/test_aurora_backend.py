@@ -1,0 +1,337 @@
+"""AuroraBackend against moto: the clone, its writer and tags, the parameter-group rules, read_only,
+the clone's coordinates, tag-guarded delete, and bad input refused before anything changes."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto_aws import (
+    AURORA2,
+    REGION,
+    OperationStubber,
+    clone_spec,
+    crash_recovery_events,
+    create_blue,
+    parameters,
+    tags_of,
+)
+
+from aurora_bluegreen.hooks.aurora_backend import AuroraBackend, AwsCallFailed, CloneCoordinatesMissing
+from aurora_bluegreen.hooks.cluster_backend import NotManagedByUs, backend_for_connection
+from aurora_bluegreen.models import BinlogPosition
+from aurora_bluegreen.parameter_groups import Level, owned_group_name
+from aurora_bluegreen.validation import InvalidInput
+
+GREEN_CLUSTER_GROUP = owned_group_name("green", Level.CLUSTER)
+GREEN_INSTANCE_GROUP = owned_group_name("green", Level.INSTANCE)
+
+
+def cluster(rds, cluster_id):
+    return rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+
+
+def instance(rds, instance_id):
+    return rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
+
+
+def snapshot_of_account(rds):
+    """Everything a refused clone must leave as it was."""
+    return (
+        sorted(c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]),
+        sorted(i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]),
+        sorted(
+            g["DBClusterParameterGroupName"]
+            for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+        ),
+        sorted(g["DBParameterGroupName"] for g in rds.describe_db_parameter_groups()["DBParameterGroups"]),
+    )
+
+
+def test_an_aws_connection_chooses_the_aurora_backend_with_its_tuning(aws):
+    from airflow.sdk import Connection
+
+    conn = Connection(
+        conn_id="aws_test", conn_type="aws", extra=json.dumps({"region_name": REGION, "waiter_delay": 5})
+    )
+    chosen = backend_for_connection(conn)
+    assert isinstance(chosen, AuroraBackend)
+    assert (chosen.waiter_delay, chosen.region) == (5, REGION)
+
+
+def test_clone_is_a_tagged_copy_on_write_clone_with_a_writer_like_blues(backend, rds, blue, network):
+    info = backend.clone(clone_spec(blue))
+
+    green = cluster(rds, "green")
+    assert info.cluster_id == "green" and info.is_available and info.is_managed
+    assert (info.endpoint, info.port, info.writer_instance_id) == (green["Endpoint"], 3306, "green-writer")
+    expected_tags = {
+        "managed-by": "aurora-bluegreen",
+        "role": "green",
+        "source-cluster": "blue",
+        "dag-run": "manual__1",
+    }
+    assert tags_of(rds, green["DBClusterArn"]) == expected_tags
+    # Blue's subnet group and security groups carry over; green's own cluster group holds read_only=1.
+    assert green["DBSubnetGroup"] == network.subnet_group
+    assert [g["VpcSecurityGroupId"] for g in green["VpcSecurityGroups"]] == [network.security_group]
+    assert green["DBClusterParameterGroup"] == GREEN_CLUSTER_GROUP
+    assert parameters(rds, GREEN_CLUSTER_GROUP, "cluster") == {"binlog_format": "ROW", "read_only": "1"}
+    writer = instance(rds, "green-writer")
+    assert (writer["DBInstanceClass"], writer["AvailabilityZone"]) == ("db.r6g.large", "eu-west-1a")
+    assert tags_of(rds, writer["DBInstanceArn"]) == expected_tags
+    # Aurora 3 keeps read_only at cluster level: the instance group is blue's, attached, never written.
+    assert writer["DBParameterGroups"][0]["DBParameterGroupName"] == blue.instance_parameter_group
+    assert parameters(rds, blue.cluster_parameter_group, "cluster") == {"binlog_format": "ROW"}
+    assert parameters(rds, blue.instance_parameter_group, "instance") == {}
+
+
+def test_security_groups_and_subnet_group_given_by_the_user_win(backend, rds, blue, network, aws):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    green_sg = ec2.create_security_group(GroupName="green", Description="green", VpcId=network.vpc_id)[
+        "GroupId"
+    ]
+    backend.clone(clone_spec(blue, vpc_security_group_ids=(green_sg,), db_subnet_group=network.subnet_group))
+    assert [g["VpcSecurityGroupId"] for g in cluster(rds, "green")["VpcSecurityGroups"]] == [green_sg]
+
+
+def test_a_retry_finds_the_clone_and_finishes_it_without_a_second_one(backend, rds, blue):
+    first = backend.clone(clone_spec(blue))
+    # The first attempt died after the cluster was made and before its writer was.
+    rds.delete_db_instance(DBInstanceIdentifier="green-writer")
+    assert backend.describe("green").status == "no-writer"
+
+    again = backend.clone(clone_spec(blue))
+
+    assert again.cluster_id == first.cluster_id and again.is_available
+    assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]].count("green") == 1
+    assert instance(rds, "green-writer")["DBClusterIdentifier"] == "green"
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "field"),
+    [
+        (lambda blue, net: {"source_cluster_id": "nope"}, "source_cluster_id"),
+        (lambda blue, net: {"writer_instance_id": blue.writer_id}, "writer_instance_id"),
+        (lambda blue, net: {"db_subnet_group": "no-such-subnets"}, "db_subnet_group"),
+        (lambda blue, net: {"vpc_security_group_ids": ("sg-0123456789abcdef0",)}, "vpc_security_group_ids"),
+        (
+            lambda blue, net: {"vpc_security_group_ids": (net.other_vpc_security_group,)},
+            "vpc_security_group_ids",
+        ),
+        (lambda blue, net: {"cluster_parameter_group": "old-params"}, "cluster_parameter_group"),
+        (lambda blue, net: {"instance_parameter_group": "typo-params"}, "instance_parameter_group"),
+    ],
+)
+def test_bad_input_is_refused_by_field_before_any_change(backend, rds, blue, network, make_bad, field):
+    rds.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="old-params", DBParameterGroupFamily="aurora-mysql5.7", Description="5.7"
+    )
+    before = snapshot_of_account(rds)
+    with pytest.raises(InvalidInput) as error:
+        backend.clone(clone_spec(blue, **make_bad(blue, network)))
+    assert error.value.field == field
+    assert snapshot_of_account(rds) == before
+
+
+def test_blue_without_a_writer_is_refused(backend, rds, blue):
+    rds.delete_db_instance(DBInstanceIdentifier=blue.writer_id)
+    with pytest.raises(InvalidInput, match=r"source_cluster_id.*writer instance"):
+        backend.clone(clone_spec(blue))
+
+
+def test_an_existing_green_that_is_not_ours_is_never_touched(backend, rds, blue):
+    rds.create_db_cluster(
+        DBClusterIdentifier="green", Engine="aurora-mysql", MasterUsername="a", MasterUserPassword="password1"
+    )
+    before = snapshot_of_account(rds)
+    with pytest.raises(NotManagedByUs, match="cluster_id='green'"):
+        backend.clone(clone_spec(blue))
+    assert snapshot_of_account(rds) == before
+    with pytest.raises(NotManagedByUs):
+        backend.delete("green")
+
+
+def test_our_green_cloned_from_another_blue_is_refused(backend, rds, blue, network):
+    other = create_blue(rds, network, cluster_id="other-blue")
+    backend.clone(clone_spec(other))
+    with pytest.raises(InvalidInput, match="a clone of blue"):
+        backend.clone(clone_spec(blue))
+
+
+def test_blues_own_group_named_for_green_gets_copied_and_blue_keeps_its_settings(backend, rds, blue):
+    backend.clone(clone_spec(blue, cluster_parameter_group=blue.cluster_parameter_group))
+    assert cluster(rds, "green")["DBClusterParameterGroup"] == GREEN_CLUSTER_GROUP
+    assert parameters(rds, blue.cluster_parameter_group, "cluster") == {"binlog_format": "ROW"}
+    assert cluster(rds, "blue")["DBClusterParameterGroup"] == blue.cluster_parameter_group
+
+
+def test_a_named_group_that_does_not_exist_is_created_for_green(backend, rds, blue):
+    backend.clone(clone_spec(blue, cluster_parameter_group="green-params"))
+    created = rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName="green-params")
+    group = created["DBClusterParameterGroups"][0]
+    assert group["DBParameterGroupFamily"] == "aurora-mysql8.0"
+    assert tags_of(rds, group["DBClusterParameterGroupArn"])["managed-by"] == "aurora-bluegreen"
+    assert parameters(rds, "green-params", "cluster") == {"read_only": "1"}
+    assert cluster(rds, "green")["DBClusterParameterGroup"] == "green-params"
+
+
+def test_someone_elses_unused_group_is_copied_never_modified(backend, rds, blue):
+    rds.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="team-params",
+        DBParameterGroupFamily="aurora-mysql8.0",
+        Description="team",
+    )
+    backend.clone(clone_spec(blue, cluster_parameter_group="team-params"))
+    assert parameters(rds, "team-params", "cluster") == {}
+    assert cluster(rds, "green")["DBClusterParameterGroup"] == GREEN_CLUSTER_GROUP
+
+
+def test_a_group_we_made_is_written_in_place(backend, rds, blue):
+    rds.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="green-ro",
+        DBParameterGroupFamily="aurora-mysql8.0",
+        Description="ours",
+        Tags=[{"Key": "managed-by", "Value": "aurora-bluegreen"}],
+    )
+    backend.clone(clone_spec(blue, cluster_parameter_group="green-ro"))
+    assert cluster(rds, "green")["DBClusterParameterGroup"] == "green-ro"
+    assert parameters(rds, "green-ro", "cluster") == {"read_only": "1"}
+
+
+def test_aurora2_makes_green_read_only_through_its_writers_db_parameter_group(backend, rds, network):
+    blue = create_blue(rds, network, engine_version=AURORA2)
+    backend.clone(clone_spec(blue))
+
+    writer = instance(rds, "green-writer")
+    assert writer["DBParameterGroups"][0]["DBParameterGroupName"] == GREEN_INSTANCE_GROUP
+    assert parameters(rds, GREEN_INSTANCE_GROUP, "instance") == {"read_only": "1"}
+    assert cluster(rds, "green")["DBClusterParameterGroup"] == blue.cluster_parameter_group
+    assert parameters(rds, blue.instance_parameter_group, "instance") == {}
+
+    backend.set_read_only("green", False)
+    assert parameters(rds, GREEN_INSTANCE_GROUP, "instance") == {"read_only": "0"}
+
+
+def test_aurora3_switches_green_through_its_cluster_group(backend, rds, blue):
+    backend.clone(clone_spec(blue))
+    backend.set_read_only("green", False)
+    assert parameters(rds, GREEN_CLUSTER_GROUP, "cluster")["read_only"] == "0"
+
+
+@pytest.mark.parametrize("version", [None, AURORA2])
+def test_blues_parameter_group_is_never_written_to_freeze_it(backend, rds, network, version):
+    blue = create_blue(rds, network, **({"engine_version": version} if version else {}))
+    with pytest.raises(NotManagedByUs, match=r"not created by aurora-bluegreen.*mysql.rds_set_read_only"):
+        backend.set_read_only(blue.cluster_id, True)
+    assert parameters(rds, blue.cluster_parameter_group, "cluster") == {"binlog_format": "ROW"}
+    assert parameters(rds, blue.instance_parameter_group, "instance") == {}
+
+
+def test_delete_removes_readers_then_the_writer_then_the_cluster(backend, rds, blue):
+    backend.clone(clone_spec(blue))
+    backend.add_reader("green", "green-reader-1", "db.r6g.large", "eu-west-1b", {"role": "green"})
+    deleted = []
+    backend.rds.meta.events.register(
+        "provide-client-params.rds.DeleteDBInstance",
+        lambda params, **_: deleted.append(params["DBInstanceIdentifier"]),
+    )
+
+    backend.delete("green")
+
+    assert deleted == ["green-reader-1", "green-writer"]
+    assert backend.find("green") is None
+    backend.delete("green")  # again: nothing left, nothing to do
+
+
+def test_delete_refuses_blue(backend, blue):
+    with pytest.raises(NotManagedByUs, match="blue is not tagged managed-by=aurora-bluegreen"):
+        backend.delete("blue")
+    assert backend.describe("blue").is_available
+
+
+def test_coordinates_come_from_the_crash_recovery_event(backend, blue):
+    backend.clone(clone_spec(blue))
+    # Moto never emits this event; this one describe_events response is supplied, nothing else.
+    with OperationStubber(backend.rds, "describe_events") as stub:
+        for response in crash_recovery_events(
+            "green-writer", "Binlog position from crash recovery is mysql-bin-changelog.000003 4278"
+        ):
+            stub.add_response("describe_events", response)
+        coordinates = backend.clone_coordinates("green")
+    assert coordinates.position == BinlogPosition("mysql-bin-changelog.000003", 4278)
+    assert coordinates.gtid_set is None
+    assert "green-writer" in coordinates.evidence
+
+
+def test_without_the_event_coordinates_are_not_known_yet_then_fail_with_advice(backend, blue):
+    backend.clone(clone_spec(blue))
+    assert backend.clone_coordinates("green") is None
+    backend.coordinates_timeout = -1
+    with pytest.raises(
+        CloneCoordinatesMissing, match=r"no 'Binlog position from crash recovery' event.*gtid-mode=ON"
+    ):
+        backend.clone_coordinates("green")
+
+
+def test_blue_with_gtid_mode_on_replicates_by_auto_position(backend, rds, blue):
+    rds.modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName=blue.cluster_parameter_group,
+        Parameters=[{"ParameterName": "gtid-mode", "ParameterValue": "ON", "ApplyMethod": "pending-reboot"}],
+    )
+    backend.clone(clone_spec(blue))
+    coordinates = backend.clone_coordinates("green")
+    assert coordinates.position is None
+    assert "GTID auto-position" in coordinates.evidence
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [
+        ("AccessDenied", "needs rds:DescribeDBClusters (docs/iam-policy.json"),
+        ("Throttling", "AWS throttled the call"),
+    ],
+)
+def test_aws_errors_name_the_failed_action_and_what_to_do(backend, blue, code, hint):
+    with OperationStubber(backend.rds, "describe_db_clusters") as stub:
+        stub.add_client_error(
+            "describe_db_clusters", service_error_code=code, service_message="User: arn:x is not"
+        )
+        with pytest.raises(AwsCallFailed) as error:
+            backend.describe("blue")
+    assert hint in str(error.value)
+    assert f"rds:DescribeDBClusters failed: {code}" in str(error.value)
+
+
+def test_rds_managed_master_password_is_read_by_the_secret_arn_rds_reports(backend, rds, network):
+    rds.create_db_cluster(
+        DBClusterIdentifier="managed",
+        Engine="aurora-mysql",
+        EngineVersion="8.0.mysql_aurora.3.06.0",
+        MasterUsername="admin",
+        ManageMasterUserPassword=True,
+    )
+    arn = cluster(rds, "managed")["MasterUserSecret"]["SecretArn"]
+    login, password = backend.master_user_credentials("managed", arn)
+    assert login == "admin" and password
+    with pytest.raises(InvalidInput, match="master_user_secret_arn"):
+        backend.master_user_credentials("managed", arn.replace("managed", "other") + "x")
+
+
+def test_clusters_are_found_by_our_tags_and_only_ours_get_new_tags(backend, blue):
+    backend.clone(clone_spec(blue))
+    found = backend.list_clusters({"managed-by": "aurora-bluegreen", "source-cluster": "blue"})
+    assert [info.cluster_id for info in found] == ["green"]
+    assert backend.list_clusters({"managed-by": "aurora-bluegreen", "role": "qa"}) == []
+
+    backend.add_tags("green", {"retired": "yes"})
+    assert backend.describe("green").tags["retired"] == "yes"
+    with pytest.raises(NotManagedByUs):
+        backend.add_tags("blue", {"retired": "yes"})
+    assert "retired" not in backend.describe("blue").tags
+
+
+def test_a_writable_clone_gets_its_own_group_with_read_only_off(backend, rds, blue):
+    backend.clone(clone_spec(blue, cluster_id="qa", writer_instance_id="qa-writer", read_only=False))
+    assert parameters(rds, owned_group_name("qa", Level.CLUSTER), "cluster")["read_only"] == "0"
