@@ -155,6 +155,8 @@ def init_datadir(datadir: Path) -> None:
 def start(files: ServerFiles, port: int, server_id: int, read_only: bool) -> int:
     """Launch mariadbd in its own session (it outlives the caller) and return its pid."""
     files.socket.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = files.server_dir / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
     command = [
         find_binary("mariadbd"),
         "--no-defaults",
@@ -165,6 +167,8 @@ def start(files: ServerFiles, port: int, server_id: int, read_only: bool) -> int
         "--bind-address=127.0.0.1",
         f"--pid-file={files.pid_file}",
         f"--log-error={files.log_error}",
+        # Its own temp directory: a shared /tmp that something else cleans broke implicit temp tables.
+        f"--tmpdir={tmpdir}",
         f"--server-id={server_id}",
         f"--log-bin={BINLOG_BASENAME}",
         "--relay-log=relay-bin",
