@@ -7,13 +7,20 @@ treated the same way, so one connection serves both.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import attrs
+
 if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
     from aurora_bluegreen.hooks.cluster_backend import ClusterBackend
     from aurora_bluegreen.hooks.replication import ReplicationHook
+
+CONTROL_PLANE_READ_ONLY_SECONDS = 60
 
 
 @dataclass
@@ -28,13 +35,40 @@ class ClusterAccess:
 
         return get_backend(self.control_plane_conn_id)
 
+    @cached_property
+    def admin_connection(self) -> Connection:
+        """The master user's connection; its password may be one RDS manages in Secrets Manager.
+
+        A clone shares blue's master user, so blue's managed secret serves green too.
+        """
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(self.admin_conn_id)
+        secret_arn = conn.extra_dejson.get("master_user_secret_arn")
+        if not secret_arn:
+            return conn
+        source = conn.extra_dejson.get("master_user_secret_cluster")
+        if not source:
+            raise ValueError(
+                f"connection {self.admin_conn_id!r}: master_user_secret_arn needs master_user_secret_cluster "
+                "(the id of the blue cluster whose RDS-managed secret it is) in the extra"
+            )
+        login, password = self.backend.master_user_credentials(source, secret_arn)
+        return attrs.evolve(conn, login=login, password=password)
+
     def sql(self, cluster_id: str) -> ReplicationHook:
         from aurora_bluegreen.hooks.replication import ReplicationHook
 
         info = self.backend.describe(cluster_id)
         if not info.endpoint or not info.port:
             raise RuntimeError(f"cluster {cluster_id} has no endpoint yet (status {info.status})")
-        return ReplicationHook(self.admin_conn_id, host=info.endpoint, port=info.port, dialect=self.dialect)
+        return ReplicationHook(
+            self.admin_conn_id,
+            host=info.endpoint,
+            port=info.port,
+            dialect=self.dialect,
+            connection=self.admin_connection,
+        )
 
     def read_only_switch(self, cluster_id: str, hook: ReplicationHook) -> ClusterReadOnly:
         return ClusterReadOnly(cluster_id, hook, self.backend)
@@ -53,7 +87,12 @@ class ClusterReadOnly:
             self.hook.set_read_only(read_only)
             return
         self.backend.set_read_only(self.cluster_id, read_only)
-        if self.hook.read_only() != read_only:
-            raise RuntimeError(
-                f"{self.cluster_id}: read_only is still {not read_only} after the control plane changed it"
-            )
+        # A parameter-group change can reach the server a little after RDS reports it in sync.
+        deadline = time.monotonic() + CONTROL_PLANE_READ_ONLY_SECONDS
+        while self.hook.read_only() != read_only:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.cluster_id}: read_only is still {not read_only} "
+                    f"{CONTROL_PLANE_READ_ONLY_SECONDS}s after the control plane changed it"
+                )
+            time.sleep(1)

@@ -112,8 +112,8 @@ VERSION = Statement("SELECT @@global.version, @@global.version_comment")
 AURORA_VERSION = Statement("SELECT aurora_version()")
 RDS_PROCEDURES = Statement(
     "SELECT ROUTINE_NAME FROM information_schema.ROUTINES"
-    " WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN (%s, %s)",
-    ("rds_set_external_source", "rds_set_external_master"),
+    " WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN (%s, %s, %s)",
+    ("rds_set_external_source", "rds_set_external_master", "rds_set_read_only"),
 )
 BINLOG_SETTINGS = Statement("SELECT @@global.log_bin, @@global.binlog_format")
 READ_ONLY = Statement("SELECT @@global.read_only")

@@ -136,16 +136,22 @@ class ReplicationHook(MySqlHook):
             (aurora_version,) = self._first_row(dialects.AURORA_VERSION)
         except StatementFailed:
             aurora_version = None
-        procedures = {row["ROUTINE_NAME"] for row in self._rows(dialects.RDS_PROCEDURES)}
         detected = dialects.detect_dialect(
-            self.server_version.text, self.server_version.comment, aurora_version, procedures
+            self.server_version.text, self.server_version.comment, aurora_version, self.rds_procedures
         )
         self.log.info("%s runs %s: using the %s dialect", self.endpoint, self.server_version, detected.value)
         return detected
 
+    @cached_property
+    def rds_procedures(self) -> frozenset[str]:
+        return frozenset(row["ROUTINE_NAME"] for row in self._rows(dialects.RDS_PROCEDURES))
+
     @property
     def can_set_read_only(self) -> bool:
-        return self.dialect.can_set_read_only
+        """Whether SQL can flip read_only; Aurora MySQL 3 gained mysql.rds_set_read_only in 3.06."""
+        if not self.dialect.can_set_read_only:
+            return False
+        return not self.dialect.uses_rds_procedures or "rds_set_read_only" in self.rds_procedures
 
     def binlog_settings(self) -> BinlogSettings:
         log_bin, binlog_format = self._first_row(dialects.BINLOG_SETTINGS)
