@@ -24,6 +24,8 @@ def get_provider_info() -> dict:
                     "aurora_bluegreen.operators.clone",
                     "aurora_bluegreen.operators.replication",
                     "aurora_bluegreen.operators.cutover",
+                    "aurora_bluegreen.operators.dashboard",
+                    "aurora_bluegreen.operators.readers",
                 ],
             }
         ],
@@ -39,7 +41,12 @@ def get_provider_info() -> dict:
                 "python-modules": [
                     "aurora_bluegreen.triggers.replica_lag",
                     "aurora_bluegreen.triggers.clone_ready",
+                    "aurora_bluegreen.operators.readers",
                 ],
             }
+        ],
+        "extra-links": [
+            "aurora_bluegreen.links.AuroraClusterLink",
+            "aurora_bluegreen.links.BinlogLagDashboardLink",
         ],
     }
