@@ -1,5 +1,10 @@
 """Blue/green deployment of an Aurora MySQL cluster (or the local sandbox), with an approved cutover.
 
+Green exists so people can try schema changes and checks on live data before they commit: the
+optional migration files (``sql/migrations/`` next to this file) are applied to green while it
+replicates, the optional check files (``sql/checks/``) run on green afterwards, and both results
+are in the approval's body.
+
 Kept cheap to parse: only operator classes are imported here; hooks, drivers and boto3 load
 inside the tasks.
 """
@@ -7,37 +12,49 @@ inside the tasks.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param
 
+from aurora_bluegreen.operators.checks import RunChecksOperator, checks_markdown
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
+from aurora_bluegreen.operators.migrations import ApplyMigrationsOperator, migrations_markdown
 from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
+from aurora_bluegreen.operators.sql_inputs import ValidateSqlFilesOperator
+from aurora_bluegreen.operators.teardown import REPLICATES_TAG, RecordTeardownFactsOperator
+from aurora_bluegreen.params import CLUSTER_ID_SCHEMA, CONN_ID_SCHEMA, REPOINT_SCHEMA, param
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
+from aurora_bluegreen.sql_files import FILE_NAME_PATTERN
 
-CLUSTER_ID_SCHEMA = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": 63,
-    "pattern": "^[A-Za-z](?!.*--)[A-Za-z0-9-]*[A-Za-z0-9]$|^[A-Za-z]$",
-}
 OPTIONAL_NAME_SCHEMA = {"type": ["null", "string"], "maxLength": 255, "pattern": "^[A-Za-z0-9._-]*$"}
-CONN_ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[A-Za-z0-9_.-]+$"}
+SQL_FILES_SCHEMA = {"type": "array", "items": {"type": "string", "pattern": FILE_NAME_PATTERN}}
+# The only places migration and check files may come from: fixed here, never by a trigger form.
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+CHECKS_DIR = SQL_DIR / "checks"
 
 
-def param(name: str) -> str:
-    """A template for one trigger-form value, rendered as its native type."""
-    return "{{ params." + name + " }}"
+def lag_sensor(task_id: str, planes: dict[str, str]) -> ReplicaLagSensor:
+    """Wait, in the triggerer, until green is within the lag threshold; fail at once if it broke."""
+    return ReplicaLagSensor(
+        task_id=task_id,
+        green_cluster_id=param("green_cluster_id"),
+        max_lag_seconds=param("max_lag_seconds"),
+        poke_interval=2,
+        **planes,
+    )
 
 
 APPROVAL_BODY = """\
 {%- set clone = ti.xcom_pull(task_ids='clone_green') -%}
 {%- set lag = ti.xcom_pull(task_ids='wait_for_catch_up') -%}
-Green has caught up with blue. **Approve** freezes writes on blue (read-only), waits until green
-has executed blue's last binlog event, makes green the writer and repoints the application.
-**Reject** leaves blue untouched and green replicating.
+Green has caught up with blue, with the schema changes and check results below. **Approve**
+freezes writes on blue (read-only), waits until green has executed blue's last binlog event, makes
+green the writer and repoints the application. **Reject** leaves blue untouched and green
+replicating; run `aurora_bluegreen_teardown` to remove green.
 
 | | |
 |---|---|
@@ -49,6 +66,12 @@ has executed blue's last binlog event, makes green the writer and repoints the a
 | Green has executed up to | `{{ lag.exec_position.file }}:{{ lag.exec_position.position }}` |
 | Freeze budget | {{ params.max_freeze_seconds }} s, rolled back if exceeded |
 | Application endpoint | `{{ params.repoint }}` |
+
+### Schema changes applied to green
+{{ ti.xcom_pull(task_ids='migrate_green') | migrations_table }}
+
+### Checks on green
+{{ ti.xcom_pull(task_ids='check_green') | checks_table }}
 """
 
 with DAG(
@@ -58,6 +81,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     render_template_as_native_obj=True,
+    user_defined_filters={"migrations_table": migrations_markdown, "checks_table": checks_markdown},
     tags=["aurora", "blue-green"],
     doc_md=__doc__,
     params={
@@ -91,11 +115,26 @@ with DAG(
         "max_freeze_seconds": Param(
             10, type="number", exclusiveMinimum=0, title="Write-freeze budget for the cutover (seconds)"
         ),
-        "repoint": Param(
-            "sandbox:app",
-            type="string",
-            pattern="^(none|sandbox:[A-Za-z_][A-Za-z0-9_]*)$",
-            title="How the application is moved to green",
+        "repoint": Param("sandbox:app", **REPOINT_SCHEMA, title="How the application is moved to green"),
+        "migration_files": Param(
+            [],
+            **SQL_FILES_SCHEMA,
+            title="Schema changes to try on green",
+            description=f"SQL files in {MIGRATIONS_DIR}, applied in this order to green while it "
+            "replicates, after it caught up and before the approval.",
+        ),
+        "check_files": Param(
+            [],
+            **SQL_FILES_SCHEMA,
+            title="Checks to run on green",
+            description=f"SQL files in {CHECKS_DIR}, one query each whose rows must all have a true "
+            "first column; the results are shown in the approval.",
+        ),
+        "checks_warn_only": Param(
+            False,
+            type="boolean",
+            title="Checks only warn",
+            description="A failing check is shown in the approval instead of stopping the run.",
         ),
         "control_plane_conn_id": Param(
             "aurora_sandbox", **CONN_ID_SCHEMA, title="Control-plane connection (aws or aurora_sandbox)"
@@ -113,6 +152,12 @@ with DAG(
         "admin_conn_id": param("admin_conn_id"),
     }
 
+    check_sql_files = ValidateSqlFilesOperator(
+        task_id="check_sql_files",
+        files={"migration_files": param("migration_files"), "check_files": param("check_files")},
+        folders={"migration_files": MIGRATIONS_DIR, "check_files": CHECKS_DIR},
+        queries=["check_files"],
+    )
     preflight = PreflightOperator(
         task_id="preflight",
         blue_cluster_id=param("blue_cluster_id"),
@@ -134,9 +179,18 @@ with DAG(
         vpc_security_group_ids=param("vpc_security_group_ids"),
         db_subnet_group=param("db_subnet_group"),
         control_plane_conn_id=param("control_plane_conn_id"),
+        tags={REPLICATES_TAG: "true"},
         poll_interval=2,
         retries=2,
         retry_delay=timedelta(seconds=5),
+    )
+    record_teardown_facts = RecordTeardownFactsOperator(
+        task_id="record_teardown_facts",
+        blue_cluster_id=param("blue_cluster_id"),
+        green_cluster_id=param("green_cluster_id"),
+        retries=2,
+        retry_delay=timedelta(seconds=5),
+        **planes,
     )
     replicate = StartBinlogReplicationOperator(
         task_id="start_replication",
@@ -148,11 +202,23 @@ with DAG(
         retry_delay=timedelta(seconds=5),
         **planes,
     )
-    wait_for_catch_up = ReplicaLagSensor(
-        task_id="wait_for_catch_up",
+    wait_for_catch_up = lag_sensor("wait_for_catch_up", planes)
+    migrate = ApplyMigrationsOperator(
+        task_id="migrate_green",
+        blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
-        max_lag_seconds=param("max_lag_seconds"),
-        poke_interval=2,
+        migration_files=param("migration_files"),
+        sql_folder=MIGRATIONS_DIR,
+        **planes,
+    )
+    # Green must still be replicating, and caught up again, after the schema changes.
+    wait_after_migrations = lag_sensor("wait_after_migrations", planes)
+    checks = RunChecksOperator(
+        task_id="check_green",
+        green_cluster_id=param("green_cluster_id"),
+        check_files=param("check_files"),
+        warn_only=param("checks_warn_only"),
+        sql_folder=CHECKS_DIR,
         **planes,
     )
     approve = ApprovalOperator(
@@ -168,6 +234,9 @@ with DAG(
         max_lag_seconds=param("max_lag_seconds"),
         repoint=param("repoint"),
         replication_conn_id=param("replication_conn_id"),
+        approval_task_id="approve_cutover",
+        # The schema changes' own GTIDs on green: written on purpose, so not a reason to refuse.
+        expected_green_writes="{{ ti.xcom_pull(task_ids='migrate_green')['green_local_writes'] }}",
         **planes,
     )
     verify = VerifyCutoverOperator(
@@ -177,4 +246,5 @@ with DAG(
         **planes,
     )
 
-    preflight >> clone >> replicate >> wait_for_catch_up >> approve >> cutover >> verify
+    [check_sql_files, preflight] >> clone >> record_teardown_facts >> replicate >> wait_for_catch_up
+    wait_for_catch_up >> migrate >> wait_after_migrations >> checks >> approve >> cutover >> verify

@@ -127,6 +127,7 @@ class Cutover:
     limits: CutoverLimits
     approved: bool | None = None
     reverse_replication: bool = False
+    expected_green_writes: tuple[str, ...] = ()
     consistency: ConsistencyCheck | None = None
     clock: Callable[[], float] = time.monotonic
     _reverse_user_exists: bool = field(default=False, init=False)
@@ -306,6 +307,7 @@ class Cutover:
             running_ddl=[f"thread {s.thread_id}: {s.query}" for s in self.blue.running_ddl()],
             green_local_writes=self._green_local_writes(),
             approved=self.approved,
+            expected_green_writes=self.expected_green_writes,
         )
         violations = guardrail_violations(facts)
         if violations:

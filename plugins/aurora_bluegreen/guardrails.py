@@ -82,6 +82,8 @@ class GuardrailFacts:
     running_ddl: list[str] = field(default_factory=list)
     green_local_writes: list[str] | None = None
     approved: bool | None = None
+    expected_green_writes: tuple[str, ...] = ()
+    """Green's own GTIDs written on purpose (the deployment's schema changes), exactly as recorded."""
 
 
 def guardrail_violations(facts: GuardrailFacts) -> list[str]:
@@ -98,10 +100,11 @@ def guardrail_violations(facts: GuardrailFacts) -> list[str]:
         violations.append(
             f"green lags {replica.seconds_behind}s, over the {facts.max_lag_seconds}s threshold"
         )
-    if facts.green_local_writes:
+    unexpected = [gtid for gtid in facts.green_local_writes or () if gtid not in facts.expected_green_writes]
+    if unexpected:
         violations.append(
             "green has writes that did not come from blue (its own GTIDs "
-            f"{', '.join(facts.green_local_writes)}); they would be lost or conflict"
+            f"{', '.join(unexpected)}); they would be lost or conflict"
         )
     if facts.long_transactions:
         violations.append(
@@ -120,6 +123,8 @@ def evidence_summary(facts: GuardrailFacts) -> str:
         "no GTID evidence for local writes on green (GTID off)"
         if facts.green_local_writes is None
         else "no local writes on green (by GTID)"
+        if not facts.green_local_writes
+        else f"green's only local writes are the schema changes ({', '.join(facts.green_local_writes)})"
     )
     approval = {True: "approved", False: "NOT approved", None: "approval not checked"}[facts.approved]
     return f"replication healthy, lag {lag}s; {local}; no long transactions or DDL on blue; {approval}"

@@ -1,4 +1,4 @@
-"""The trigger form rejects bad input before any task runs."""
+"""The trigger forms reject bad input before any task runs, and the DAGs have the designed flow."""
 
 import importlib.util
 import itertools
@@ -7,15 +7,32 @@ from pathlib import Path
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
 
-DAG_FILE = Path(__file__).parents[2] / "dags" / "aurora_bluegreen_deployment.py"
+from aurora_bluegreen.validation import InvalidInput
+
+DAGS_DIR = Path(__file__).parents[2] / "dags"
+DAG_FILE = DAGS_DIR / "aurora_bluegreen_deployment.py"
+
+
+def load_dag(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
 
 
 @pytest.fixture(scope="module")
 def dag():
-    spec = importlib.util.spec_from_file_location("deployment_dag", DAG_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag
+    return load_dag(DAG_FILE, "deployment_dag")
+
+
+@pytest.fixture(scope="module")
+def qa_dag():
+    return load_dag(DAGS_DIR / "aurora_qa_refresh.py", "qa_refresh_dag")
+
+
+@pytest.fixture(scope="module")
+def teardown_dag():
+    return load_dag(DAGS_DIR / "aurora_bluegreen_teardown.py", "teardown_dag")
 
 
 def resolve(dag, name, value):
@@ -44,6 +61,13 @@ def test_defaults_are_valid(dag):
         ("vpc_security_group_ids", ["not-a-group"]),
         ("admin_conn_id", ""),
         ("cluster_parameter_group", "pg'); DROP"),
+        ("migration_files", ["../../etc/passwd.sql"]),
+        ("migration_files", ["/abs/path.sql"]),
+        ("migration_files", ["notes.txt"]),
+        ("migration_files", "one.sql"),
+        ("check_files", ["sub/../../x.sql"]),
+        ("check_files", ["x.sql; DROP"]),
+        ("checks_warn_only", "yes"),
     ],
 )
 def test_form_rejects(dag, name, value):
@@ -60,21 +84,95 @@ def test_form_rejects(dag, name, value):
         ("vpc_security_group_ids", ["sg-0abc123"]),
         ("repoint", "none"),
         ("cluster_parameter_group", None),
+        ("migration_files", ["add_gift_wrap_to_orders.sql", "2026/01_more.sql"]),
+        ("check_files", []),
+        ("checks_warn_only", True),
     ],
 )
 def test_form_accepts(dag, name, value):
     assert resolve(dag, name, value) == value
 
 
-def test_dag_has_the_designed_flow(dag):
-    order = [
-        "preflight",
-        "clone_green",
-        "start_replication",
-        "wait_for_catch_up",
-        "approve_cutover",
-        "cutover",
-        "verify",
-    ]
+def assert_flow(dag, order):
     for upstream, downstream in itertools.pairwise(order):
-        assert downstream in dag.get_task(upstream).downstream_task_ids
+        assert downstream in dag.get_task(upstream).downstream_task_ids, (upstream, downstream)
+
+
+def test_dag_has_the_designed_flow(dag):
+    assert_flow(
+        dag,
+        [
+            "preflight",
+            "clone_green",
+            "record_teardown_facts",
+            "start_replication",
+            "wait_for_catch_up",
+            "migrate_green",
+            "wait_after_migrations",
+            "check_green",
+            "approve_cutover",
+            "cutover",
+            "verify",
+        ],
+    )
+    # The files are checked before anything changes: the clone waits for them.
+    assert "clone_green" in dag.get_task("check_sql_files").downstream_task_ids
+    assert dag.get_task("migrate_green").retries == 0  # DDL is not idempotent
+
+
+def test_the_example_sql_files_pass_their_folders_rules(dag):
+    from aurora_bluegreen.sql_files import sql_files
+
+    module_dir = DAGS_DIR / "sql"
+    migrations = [p.name for p in (module_dir / "migrations").glob("*.sql")]
+    checks = [p.name for p in (module_dir / "checks").glob("*.sql")]
+    assert len(sql_files("migration_files", module_dir / "migrations", migrations)) == len(migrations) >= 2
+    assert len(sql_files("check_files", module_dir / "checks", checks, one_query=True)) == len(checks) >= 2
+    assert sql_files("masking_files", module_dir / "masking", ["scrub_customer_pii.sql"])
+
+
+def test_qa_refresh_is_nightly_without_catchup_one_at_a_time(qa_dag):
+    assert qa_dag.timetable.expression == "0 2 * * *"
+    assert qa_dag.catchup is False and qa_dag.max_active_runs == 1
+    qa_dag.params.validate()
+    assert_flow(qa_dag, ["plan", "clone_qa", "mask_qa", "replicate_qa", "publish_qa", "retire_earlier_qa"])
+    assert qa_dag.get_task("publish_qa").trigger_rule == "none_failed"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("keep_previous", -1),
+        ("keep_previous", 1.5),
+        ("masking_files", ["../scrub.sql"]),
+        ("qa_cluster_prefix", "q" * 41),
+        ("qa_cluster_prefix", "qa_prefix"),
+        ("replicate", "no"),
+        ("qa_endpoint", "sandbox:qa; rm -rf /"),
+    ],
+)
+def test_qa_form_rejects(qa_dag, name, value):
+    with pytest.raises(ParamValidationError):
+        resolve(qa_dag, name, value)
+
+
+@pytest.mark.parametrize("schedule", ["0 2 * *", "61 2 * * *", "every night", "@once", ""])
+def test_an_invalid_qa_schedule_is_an_import_error_naming_the_setting(monkeypatch, schedule):
+    monkeypatch.setenv("AIRFLOW__AURORA_BLUEGREEN__QA_REFRESH_SCHEDULE", schedule)
+    with pytest.raises(InvalidInput, match=r"qa_refresh_schedule.*cron expression"):
+        load_dag(DAGS_DIR / "aurora_qa_refresh.py", "qa_refresh_bad_schedule")
+
+
+def test_the_qa_schedule_can_be_configured(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__AURORA_BLUEGREEN__QA_REFRESH_SCHEDULE", "30 3 * * 1-5")
+    assert (
+        load_dag(DAGS_DIR / "aurora_qa_refresh.py", "qa_refresh_weekdays").timetable.expression
+        == "30 3 * * 1-5"
+    )
+
+
+def test_teardown_form_and_flow(teardown_dag):
+    teardown_dag.params.validate()
+    assert_flow(teardown_dag, ["teardown", "delete_lag_dashboard"])
+    with pytest.raises(ParamValidationError):
+        resolve(teardown_dag, "green_cluster_id", "green'; DROP")

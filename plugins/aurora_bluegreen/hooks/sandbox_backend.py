@@ -7,6 +7,7 @@ sandbox's state directory: ``{"state_dir": "/path/to/.sandbox"}``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,3 +60,9 @@ class SandboxBackend:
 
     def delete(self, cluster_id: str) -> None:
         self.sandbox.delete(cluster_id)
+
+    def list_clusters(self, tags: Mapping[str, str]) -> list[ClusterInfo]:
+        return self.sandbox.list_clusters(tags)
+
+    def add_tags(self, cluster_id: str, tags: Mapping[str, str]) -> None:
+        self.sandbox.add_tags(cluster_id, tags)

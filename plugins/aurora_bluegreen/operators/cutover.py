@@ -37,6 +37,7 @@ class CutoverOperator(BaseOperator):
         "control_plane_conn_id",
         "admin_conn_id",
         "replication_conn_id",
+        "expected_green_writes",
     )
     ui_color = "#f4cccc"
 
@@ -55,6 +56,7 @@ class CutoverOperator(BaseOperator):
         max_transaction_seconds: float = 60,
         reverse_replication: bool = True,
         consistency_check_max_rows: int = 1_000_000,
+        expected_green_writes: Sequence[str] | None = None,
         dialect: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -71,6 +73,7 @@ class CutoverOperator(BaseOperator):
         self.max_transaction_seconds = max_transaction_seconds
         self.reverse_replication = reverse_replication
         self.consistency_check_max_rows = consistency_check_max_rows
+        self.expected_green_writes = expected_green_writes
         self.dialect = dialect
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -107,6 +110,7 @@ class CutoverOperator(BaseOperator):
             green_host=green_info.endpoint,
             green_port=green_info.port,
             repointer=repointer_for(self.repoint, access.backend),
+            expected_green_writes=tuple(self.expected_green_writes or ()),
             source_for_rollback=SourceEndpoint(
                 blue_info.endpoint, blue_info.port, replication.user, replication.password
             ),

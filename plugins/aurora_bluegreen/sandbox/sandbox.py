@@ -11,6 +11,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -197,6 +198,16 @@ class Sandbox:
     def clusters(self) -> list[ClusterRecord]:
         return self.store.all()
 
+    def list_clusters(self, tags: Mapping[str, str]) -> list[ClusterInfo]:
+        """Clusters whose tags include every pair in ``tags``, half-made ones too, by id."""
+        wanted = dict(tags)
+        found = [
+            self.find(record.cluster_id)
+            for record in self.store.all()
+            if wanted.items() <= record.tags.items()
+        ]
+        return [info for info in found if info is not None]  # None: deleted while we looked
+
     def clone_coordinates(self, cluster_id: str) -> CloneCoordinates | None:
         record = self.record(cluster_id)
         if record.status != CREATED:
@@ -215,14 +226,19 @@ class Sandbox:
         if bool(actual) != read_only:
             raise SandboxError(f"{cluster_id}: read_only is {actual} after setting it to {int(read_only)}")
 
+    def add_tags(self, cluster_id: str, tags: Mapping[str, str]) -> None:
+        """Add or overwrite tags of a clone we made; anything else raises NotManagedByUs."""
+        with self.store.locked():
+            record = self.record(cluster_id)
+            _refuse_unless_managed(record, "tag")
+            record.tags = {**record.tags, **tags}
+            self.store.write(record)
+
     def delete(self, cluster_id: str) -> None:
         """Stop and remove a clone we made; anything else raises NotManagedByUs."""
         with self.store.cluster_lock(cluster_id):
             record = self.record(cluster_id)
-            if record.tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE:
-                raise NotManagedByUs(
-                    f"{cluster_id} is not tagged {MANAGED_BY_TAG}={MANAGED_BY_VALUE}; refusing to delete it"
-                )
+            _refuse_unless_managed(record, "delete")
             self._discard(record)
             self.store.remove(cluster_id)
         log.info("Deleted %s", cluster_id)
@@ -361,6 +377,13 @@ class Sandbox:
     def _root(self, record: ClusterRecord) -> pymysql.connections.Connection:
         """root over the socket; use it in a ``with`` block, which closes it."""
         return root_connection(str(self._files(record).socket))
+
+
+def _refuse_unless_managed(record: ClusterRecord, action: str) -> None:
+    if record.tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE:
+        raise NotManagedByUs(
+            f"{record.cluster_id} is not tagged {MANAGED_BY_TAG}={MANAGED_BY_VALUE}; refusing to {action} it"
+        )
 
 
 def _check_reusable(existing: ClusterRecord, spec: CloneSpec) -> None:
