@@ -14,14 +14,18 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from airflow.providers.amazon.aws.operators.rds import RdsCreateDbSnapshotOperator
 from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, Param
 
 from aurora_bluegreen.operators.checks import RunChecksOperator, checks_markdown
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
+from aurora_bluegreen.operators.dashboard import BinlogLagDashboardOperator
 from aurora_bluegreen.operators.migrations import ApplyMigrationsOperator, migrations_markdown
 from aurora_bluegreen.operators.preflight import PreflightOperator
+from aurora_bluegreen.operators.readers import AuroraReadersOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.operators.sql_inputs import ValidateSqlFilesOperator
 from aurora_bluegreen.operators.teardown import REPLICATES_TAG, RecordTeardownFactsOperator
@@ -35,6 +39,10 @@ SQL_FILES_SCHEMA = {"type": "array", "items": {"type": "string", "pattern": FILE
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 CHECKS_DIR = SQL_DIR / "checks"
+
+
+def wanted(flag: bool) -> bool:
+    return bool(flag)
 
 
 def lag_sensor(task_id: str, planes: dict[str, str]) -> ReplicaLagSensor:
@@ -130,6 +138,34 @@ with DAG(
             description=f"SQL files in {CHECKS_DIR}, one query each whose rows must all have a true "
             "first column; the results are shown in the approval.",
         ),
+        "snapshot_blue": Param(
+            False,
+            type="boolean",
+            title="Snapshot blue first (AWS)",
+            description="A manual cluster snapshot of blue before anything changes, as the blog advises.",
+        ),
+        "green_reader_count": Param(
+            0,
+            type="integer",
+            minimum=0,
+            maximum=15,
+            title="Aurora readers for green before the approval (AWS)",
+            description="Readers spread across the subnet group's zones, for production traffic.",
+        ),
+        "reader_instance_class": Param(
+            None,
+            type=["null", "string"],
+            pattern="^(db\\.[a-z0-9]+\\.[a-z0-9]+)?$",
+            title="Reader instance class (default: the writer's)",
+        ),
+        "application_users": Param(
+            [],
+            type="array",
+            items={"type": "string", "minLength": 1, "maxLength": 80},
+            title="The application's MySQL users",
+            description="Preflight refuses any that can write through read_only (SUPER, READ_ONLY ADMIN, "
+            "CONNECTION_ADMIN, ALL): the cutover could not freeze their writes.",
+        ),
         "checks_warn_only": Param(
             False,
             type="boolean",
@@ -167,7 +203,27 @@ with DAG(
         max_lag_seconds=param("max_lag_seconds"),
         max_freeze_seconds=param("max_freeze_seconds"),
         replication_conn_id=param("replication_conn_id"),
+        application_users=param("application_users"),
         **planes,
+    )
+    snapshot_wanted = ShortCircuitOperator(
+        task_id="snapshot_wanted",
+        python_callable=wanted,
+        op_kwargs={"flag": param("snapshot_blue")},
+        ignore_downstream_trigger_rules=False,
+    )
+    snapshot_blue = RdsCreateDbSnapshotOperator(
+        task_id="snapshot_blue",
+        db_type="cluster",
+        db_identifier=param("blue_cluster_id"),
+        db_snapshot_identifier="{{ params.blue_cluster_id }}-before-{{ ts_nodash | lower }}",
+        tags={
+            "managed-by": "aurora-bluegreen",
+            "role": "snapshot",
+            "source-cluster": "{{ params.blue_cluster_id }}",
+            "dag-run": "{{ run_id }}",
+        },
+        aws_conn_id=param("control_plane_conn_id"),
     )
     clone = CloneClusterOperator(
         task_id="clone_green",
@@ -181,6 +237,7 @@ with DAG(
         control_plane_conn_id=param("control_plane_conn_id"),
         tags={REPLICATES_TAG: "true"},
         poll_interval=2,
+        trigger_rule="none_failed",
         retries=2,
         retry_delay=timedelta(seconds=5),
     )
@@ -202,6 +259,11 @@ with DAG(
         retry_delay=timedelta(seconds=5),
         **planes,
     )
+    lag_dashboard = BinlogLagDashboardOperator(
+        task_id="lag_dashboard",
+        writer_instance_id=param("writer_instance_id"),
+        aws_conn_id=param("control_plane_conn_id"),
+    )
     wait_for_catch_up = lag_sensor("wait_for_catch_up", planes)
     migrate = ApplyMigrationsOperator(
         task_id="migrate_green",
@@ -221,8 +283,19 @@ with DAG(
         sql_folder=CHECKS_DIR,
         **planes,
     )
+    add_readers = AuroraReadersOperator(
+        task_id="add_readers",
+        cluster_id=param("green_cluster_id"),
+        reader_count=param("green_reader_count"),
+        instance_class=param("reader_instance_class"),
+        aws_conn_id=param("control_plane_conn_id"),
+        deferrable=True,
+        waiter_delay=30,
+        waiter_max_attempts=60,
+    )
     approve = ApprovalOperator(
         task_id="approve_cutover",
+        trigger_rule="none_failed",
         subject="Cut over {{ params.blue_cluster_id }} to {{ params.green_cluster_id }}?",
         body=APPROVAL_BODY,
     )
@@ -237,6 +310,9 @@ with DAG(
         approval_task_id="approve_cutover",
         # The schema changes' own GTIDs on green: written on purpose, so not a reason to refuse.
         expected_green_writes="{{ ti.xcom_pull(task_ids='migrate_green')['green_local_writes'] }}",
+        # A retry converges: it finishes or repeats the critical section, never runs it twice.
+        retries=1,
+        retry_delay=timedelta(seconds=2),
         **planes,
     )
     verify = VerifyCutoverOperator(
@@ -246,5 +322,8 @@ with DAG(
         **planes,
     )
 
-    [check_sql_files, preflight] >> clone >> record_teardown_facts >> replicate >> wait_for_catch_up
-    wait_for_catch_up >> migrate >> wait_after_migrations >> checks >> approve >> cutover >> verify
+    [check_sql_files, preflight] >> snapshot_wanted >> snapshot_blue >> clone
+    clone >> record_teardown_facts >> replicate >> wait_for_catch_up
+    replicate >> lag_dashboard  # a leaf: skipped on the sandbox without skipping the chain
+    wait_for_catch_up >> migrate >> wait_after_migrations >> checks >> add_readers >> approve
+    approve >> cutover >> verify

@@ -103,6 +103,8 @@ def test_dag_has_the_designed_flow(dag):
         dag,
         [
             "preflight",
+            "snapshot_wanted",
+            "snapshot_blue",
             "clone_green",
             "record_teardown_facts",
             "start_replication",
@@ -110,13 +112,18 @@ def test_dag_has_the_designed_flow(dag):
             "migrate_green",
             "wait_after_migrations",
             "check_green",
+            "add_readers",
             "approve_cutover",
             "cutover",
             "verify",
         ],
     )
-    # The files are checked before anything changes: the clone waits for them.
-    assert "clone_green" in dag.get_task("check_sql_files").downstream_task_ids
+    # The files are checked before anything changes: the snapshot and clone wait for them.
+    assert "snapshot_wanted" in dag.get_task("check_sql_files").downstream_task_ids
+    # Optional AWS-only steps skip on the sandbox without skipping what follows them.
+    assert dag.get_task("clone_green").trigger_rule == "none_failed"
+    assert dag.get_task("approve_cutover").trigger_rule == "none_failed"
+    assert dag.get_task("lag_dashboard").downstream_task_ids == set()
     assert dag.get_task("migrate_green").retries == 0  # DDL is not idempotent
 
 
