@@ -26,6 +26,12 @@ def get_provider_info() -> dict:
                     "aurora_bluegreen.operators.cutover",
                     "aurora_bluegreen.operators.dashboard",
                     "aurora_bluegreen.operators.readers",
+                    "aurora_bluegreen.operators.migrations",
+                    "aurora_bluegreen.operators.checks",
+                    "aurora_bluegreen.operators.sql_inputs",
+                    "aurora_bluegreen.operators.teardown",
+                    "aurora_bluegreen.operators.qa",
+                    "aurora_bluegreen.operators.cluster_task",
                 ],
             }
         ],
