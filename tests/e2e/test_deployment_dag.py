@@ -132,7 +132,8 @@ def test_approve_cuts_over_under_load_then_switch_back_loses_no_acknowledged_wri
 
     states = airflow.task_states(DAG_ID, run_id)
     assert run["state"] == "success", states
-    assert set(states.values()) == {"success"}
+    aws_only = {"snapshot_blue", "lag_dashboard"}
+    assert {task for task, state in states.items() if state != "success"} == aws_only, states
     assert missing_on_green == []
 
     report = airflow.xcom_value(DAG_ID, run_id, "cutover")
