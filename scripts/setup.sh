@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this machine for `make demo` and `make test`; safe to run again (then it does nothing).
 #  1. System packages, only when something is missing: MariaDB server and mariadb-backup (the
-#     sandbox's "clusters"), and the headers mysqlclient needs, since the mysql provider builds
-#     it from source.
+#     sandbox's "clusters"), the headers mysqlclient needs, since the mysql provider builds
+#     it from source, and Chromium for the browser test.
 #  2. .venv with this package and its test extras, reinstalled only when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,9 @@ missing_packages() {
     has_command python3 || echo python3
     # Debian's python3 cannot create a venv (no ensurepip) without python3-venv.
     python3 -c 'import ensurepip' 2>/dev/null || echo python3-venv
+    # The browser test drives Debian's Chromium with Playwright; Playwright's own browser
+    # download is not used (and cannot be fetched everywhere).
+    [ -x /usr/bin/chromium ] || echo chromium
 }
 
 install_packages() {

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Users of the Compose file's "mysql-blue", created once on first start by the mysql image's
+# entrypoint. It sources this file because the file is not executable (keep it so), which gives
+# it docker_process_sql (runs SQL as root) and lets a failure here stop the first start.
+#
+#   admin  plays Aurora MySQL 3's master user: broad rights, but none that bypass read_only
+#          (SUPER, CONNECTION_ADMIN, SYSTEM_VARIABLES_ADMIN) and none that manage replication
+#          directly; replication and read_only go through the mysql.rds_* procedures.
+#   app    plays the application: reads and writes the shop schema only.
+#
+# Passwords come from the environment (docker-compose.yaml); mysql_native_password is what
+# Aurora MySQL 3 gives new users, and it needs no TLS or RSA key exchange from clients.
+: "${MYSQL_BLUE_ADMIN_PASSWORD:?set MYSQL_BLUE_ADMIN_PASSWORD}"
+: "${MYSQL_BLUE_APP_PASSWORD:?set MYSQL_BLUE_APP_PASSWORD}"
+
+blue_sql_string() {
+    # A single-quoted SQL string literal; quotes and backslashes are escaped.
+    local value=${1//\\/\\\\}
+    printf "'%s'" "${value//\'/\\\'}"
+}
+
+docker_process_sql <<SQL
+SET SESSION sql_log_bin = 0;
+CREATE USER 'admin'@'%' IDENTIFIED WITH mysql_native_password BY $(blue_sql_string "$MYSQL_BLUE_ADMIN_PASSWORD");
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER,
+      SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION SLAVE,
+      REPLICATION CLIENT, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, CREATE USER,
+      EVENT, TRIGGER
+   ON *.* TO 'admin'@'%' WITH GRANT OPTION;
+CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4;
+CREATE USER 'app'@'%' IDENTIFIED WITH mysql_native_password BY $(blue_sql_string "$MYSQL_BLUE_APP_PASSWORD");
+GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO 'app'@'%';
+SET SESSION sql_log_bin = 1;
+SQL
