@@ -19,6 +19,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, Param
 
+from aurora_bluegreen.notifications import approval_notifiers_from_env
 from aurora_bluegreen.operators.checks import RunChecksOperator, checks_markdown
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
@@ -41,6 +42,85 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 CHECKS_DIR = SQL_DIR / "checks"
 
 
+# What each step is called in the UI, and where its page is (docs/operators/ in the repository).
+TASK_GUIDE = {
+    "check_sql_files": (
+        "Check the SQL files",
+        "validate_sql_files",
+        "Refuses missing files or paths outside dags/sql.",
+    ),
+    "preflight": (
+        "Preflight",
+        "preflight",
+        "Validates every input and blue's binlog settings; changes nothing.",
+    ),
+    "snapshot_wanted": ("Snapshot wanted?", None, "Skips the snapshot unless `snapshot_blue` is set."),
+    "snapshot_blue": (
+        "Snapshot blue (AWS)",
+        None,
+        "A manual cluster snapshot of blue before anything changes.",
+    ),
+    "clone_green": (
+        "Clone blue into green",
+        "clone",
+        "Copy-on-write clone plus its writer; waits in the triggerer.",
+    ),
+    "record_teardown_facts": (
+        "Record what teardown restores",
+        "record_teardown_facts",
+        "Blue's retention, kept on green's tags.",
+    ),
+    "start_replication": (
+        "Replicate blue → green",
+        "start_replication",
+        "From the clone's exact binlog coordinates.",
+    ),
+    "lag_dashboard": (
+        "Lag dashboard (AWS)",
+        None,
+        "CloudWatch dashboard of AuroraBinlogReplicaLag (docs/aws.md).",
+    ),
+    "wait_for_catch_up": (
+        "Wait for green to catch up",
+        "replica_lag_sensor",
+        "Fails at once if replication breaks.",
+    ),
+    "migrate_green": (
+        "Schema changes on green",
+        "apply_migrations",
+        "Applies the migration files while green replicates.",
+    ),
+    "wait_after_migrations": (
+        "Wait for green again",
+        "replica_lag_sensor",
+        "Replication must survive the schema changes.",
+    ),
+    "check_green": ("Checks on green", "run_checks", "Runs the check files; results go into the approval."),
+    "add_readers": (
+        "Readers for green (AWS)",
+        None,
+        "Aurora readers across the subnet group's zones (docs/aws.md).",
+    ),
+    "approve_cutover": (
+        "Approve the cutover",
+        None,
+        "Waits for a person: Approve cuts over, Reject leaves blue as it is.",
+    ),
+    "cutover": ("Cut over (write freeze)", "cutover", "The critical section; its log holds the step table."),
+    "verify": (
+        "Verify the end state",
+        "verify_cutover",
+        "Green writable and no longer a replica; blue read-only.",
+    ),
+}
+
+
+def guide(task_id: str) -> dict[str, str]:
+    name, page, summary = TASK_GUIDE[task_id]
+    more = f" See `docs/operators/{page}.md`." if page else ""
+    return {"task_id": task_id, "task_display_name": name, "doc_md": summary + more}
+
+
 def wanted(flag: bool) -> bool:
     return bool(flag)
 
@@ -48,7 +128,7 @@ def wanted(flag: bool) -> bool:
 def lag_sensor(task_id: str, planes: dict[str, str]) -> ReplicaLagSensor:
     """Wait, in the triggerer, until green is within the lag threshold; fail at once if it broke."""
     return ReplicaLagSensor(
-        task_id=task_id,
+        **guide(task_id),
         green_cluster_id=param("green_cluster_id"),
         max_lag_seconds=param("max_lag_seconds"),
         poke_interval=2,
@@ -189,13 +269,13 @@ with DAG(
     }
 
     check_sql_files = ValidateSqlFilesOperator(
-        task_id="check_sql_files",
+        **guide("check_sql_files"),
         files={"migration_files": param("migration_files"), "check_files": param("check_files")},
         folders={"migration_files": MIGRATIONS_DIR, "check_files": CHECKS_DIR},
         queries=["check_files"],
     )
     preflight = PreflightOperator(
-        task_id="preflight",
+        **guide("preflight"),
         blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
         writer_instance_id=param("writer_instance_id"),
@@ -207,13 +287,13 @@ with DAG(
         **planes,
     )
     snapshot_wanted = ShortCircuitOperator(
-        task_id="snapshot_wanted",
+        **guide("snapshot_wanted"),
         python_callable=wanted,
         op_kwargs={"flag": param("snapshot_blue")},
         ignore_downstream_trigger_rules=False,
     )
     snapshot_blue = RdsCreateDbSnapshotOperator(
-        task_id="snapshot_blue",
+        **guide("snapshot_blue"),
         db_type="cluster",
         db_identifier=param("blue_cluster_id"),
         db_snapshot_identifier="{{ params.blue_cluster_id }}-before-{{ ts_nodash | lower }}",
@@ -226,7 +306,7 @@ with DAG(
         aws_conn_id=param("control_plane_conn_id"),
     )
     clone = CloneClusterOperator(
-        task_id="clone_green",
+        **guide("clone_green"),
         source_cluster_id=param("blue_cluster_id"),
         cluster_id=param("green_cluster_id"),
         writer_instance_id=param("writer_instance_id"),
@@ -242,7 +322,7 @@ with DAG(
         retry_delay=timedelta(seconds=5),
     )
     record_teardown_facts = RecordTeardownFactsOperator(
-        task_id="record_teardown_facts",
+        **guide("record_teardown_facts"),
         blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
         retries=2,
@@ -250,7 +330,7 @@ with DAG(
         **planes,
     )
     replicate = StartBinlogReplicationOperator(
-        task_id="start_replication",
+        **guide("start_replication"),
         blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
         binlog_retention_hours=param("binlog_retention_hours"),
@@ -260,13 +340,13 @@ with DAG(
         **planes,
     )
     lag_dashboard = BinlogLagDashboardOperator(
-        task_id="lag_dashboard",
+        **guide("lag_dashboard"),
         writer_instance_id=param("writer_instance_id"),
         aws_conn_id=param("control_plane_conn_id"),
     )
     wait_for_catch_up = lag_sensor("wait_for_catch_up", planes)
     migrate = ApplyMigrationsOperator(
-        task_id="migrate_green",
+        **guide("migrate_green"),
         blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
         migration_files=param("migration_files"),
@@ -276,7 +356,7 @@ with DAG(
     # Green must still be replicating, and caught up again, after the schema changes.
     wait_after_migrations = lag_sensor("wait_after_migrations", planes)
     checks = RunChecksOperator(
-        task_id="check_green",
+        **guide("check_green"),
         green_cluster_id=param("green_cluster_id"),
         check_files=param("check_files"),
         warn_only=param("checks_warn_only"),
@@ -284,7 +364,7 @@ with DAG(
         **planes,
     )
     add_readers = AuroraReadersOperator(
-        task_id="add_readers",
+        **guide("add_readers"),
         cluster_id=param("green_cluster_id"),
         reader_count=param("green_reader_count"),
         instance_class=param("reader_instance_class"),
@@ -294,13 +374,14 @@ with DAG(
         waiter_max_attempts=60,
     )
     approve = ApprovalOperator(
-        task_id="approve_cutover",
+        **guide("approve_cutover"),
         trigger_rule="none_failed",
         subject="Cut over {{ params.blue_cluster_id }} to {{ params.green_cluster_id }}?",
+        notifiers=approval_notifiers_from_env(),
         body=APPROVAL_BODY,
     )
     cutover = CutoverOperator(
-        task_id="cutover",
+        **guide("cutover"),
         blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
         max_freeze_seconds=param("max_freeze_seconds"),
@@ -316,7 +397,7 @@ with DAG(
         **planes,
     )
     verify = VerifyCutoverOperator(
-        task_id="verify",
+        **guide("verify"),
         blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
         **planes,
