@@ -54,5 +54,6 @@ def get_provider_info() -> dict:
         "extra-links": [
             "aurora_bluegreen.links.AuroraClusterLink",
             "aurora_bluegreen.links.BinlogLagDashboardLink",
+            "aurora_bluegreen.links.CutoverReportLink",
         ],
     }

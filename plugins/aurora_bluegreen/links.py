@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
+from airflow.sdk import BaseOperatorLink
+
+if TYPE_CHECKING:
+    from airflow.models.taskinstancekey import TaskInstanceKey
+    from airflow.sdk import BaseOperator
+
+CUTOVER_TASK_ID = "cutover"
 
 
 class AuroraClusterLink(BaseAwsLink):
@@ -23,3 +33,15 @@ class BinlogLagDashboardLink(BaseAwsLink):
     format_str = (
         BASE_AWS_CONSOLE_LINK + "/cloudwatch/home?region={region_name}#dashboards/dashboard/{dashboard_name}"
     )
+
+
+class CutoverReportLink(BaseOperatorLink):
+    """The cutover task of the same run, whose log holds the step table: works on the sandbox too."""
+
+    name = "Cutover report"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        from aurora_bluegreen.notifications import ui_base_url
+
+        dag_id, run_id = quote(ti_key.dag_id, safe=""), quote(ti_key.run_id, safe="")
+        return f"{ui_base_url()}/dags/{dag_id}/runs/{run_id}/tasks/{CUTOVER_TASK_ID}"

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.links import CutoverReportLink
 
 
 class CutoverOperator(BaseOperator):
@@ -40,6 +41,7 @@ class CutoverOperator(BaseOperator):
         "expected_green_writes",
     )
     ui_color = "#f4cccc"
+    operator_extra_links = (CutoverReportLink(),)
 
     def __init__(
         self,
@@ -168,6 +170,7 @@ class VerifyCutoverOperator(BaseOperator):
         "admin_conn_id",
     )
     ui_color = "#d9d2e9"
+    operator_extra_links = (CutoverReportLink(),)
 
     def __init__(
         self,
