@@ -62,9 +62,23 @@ def retention_hours(field: str, value: object) -> int:
     return value
 
 
-def distinct_clusters(blue_id: str, green_id: str) -> None:
+def blue_and_green(
+    blue_id: object,
+    green_id: object,
+    blue_field: str = "blue_cluster_id",
+    green_field: str = "green_cluster_id",
+) -> None:
+    """Both identifiers valid, and not the same cluster."""
+    cluster_identifier(blue_field, blue_id)
+    cluster_identifier(green_field, green_id)
+    distinct_clusters(blue_id, green_id, blue_field, green_field)
+
+
+def distinct_clusters(
+    blue_id: str, green_id: str, blue_field: str = "blue_cluster_id", green_field: str = "green_cluster_id"
+) -> None:
     if blue_id.lower() == green_id.lower():
-        raise InvalidInput("green_cluster_id", green_id, "different from blue_cluster_id")
+        raise InvalidInput(green_field, green_id, f"different from {blue_field}")
 
 
 @dataclass(frozen=True)

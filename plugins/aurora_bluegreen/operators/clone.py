@@ -142,10 +142,8 @@ class CloneClusterOperator(BaseOperator):
         return result.to_dict()
 
     def _spec(self, context: Any) -> CloneSpec:
-        validation.cluster_identifier("source_cluster_id", self.source_cluster_id)
-        validation.cluster_identifier("cluster_id", self.cluster_id)
+        validation.blue_and_green(self.source_cluster_id, self.cluster_id, "source_cluster_id", "cluster_id")
         validation.cluster_identifier("writer_instance_id", self.writer_instance_id)
-        validation.distinct_clusters(self.source_cluster_id, self.cluster_id)
         dag_run = context.get("dag_run")
         tags = {
             **(self.tags or {}),

@@ -49,6 +49,4 @@ class BlueGreenTask(ClusterTask):
         self.green_cluster_id = green_cluster_id
 
     def _check_pair(self) -> None:
-        validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
-        validation.cluster_identifier("green_cluster_id", self.green_cluster_id)
-        validation.distinct_clusters(self.blue_cluster_id, self.green_cluster_id)
+        validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)

@@ -82,9 +82,7 @@ class CutoverOperator(BaseOperator):
         from aurora_bluegreen.cutover import Cutover, CutoverFailed, CutoverLimits, SourceEndpoint
         from aurora_bluegreen.repointers import parse_repoint_target, repointer_for
 
-        validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
-        validation.cluster_identifier("green_cluster_id", self.green_cluster_id)
-        validation.distinct_clusters(self.blue_cluster_id, self.green_cluster_id)
+        validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
         validation.positive_number("max_lag_seconds", self.max_lag_seconds)
         validation.positive_number("max_transaction_seconds", self.max_transaction_seconds)

@@ -119,10 +119,8 @@ class PreflightOperator(BaseOperator):
                 )
 
     def _validate_inputs(self) -> None:
-        validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
-        validation.cluster_identifier("green_cluster_id", self.green_cluster_id)
+        validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)
         validation.cluster_identifier("writer_instance_id", self.writer_instance_id)
-        validation.distinct_clusters(self.blue_cluster_id, self.green_cluster_id)
         validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours)
         validation.positive_number("max_lag_seconds", self.max_lag_seconds)
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)

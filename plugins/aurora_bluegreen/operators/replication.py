@@ -64,9 +64,7 @@ class StartBinlogReplicationOperator(BaseOperator):
         self.dialect = dialect
 
     def execute(self, context: Any) -> dict[str, Any]:
-        validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
-        validation.cluster_identifier("green_cluster_id", self.green_cluster_id)
-        validation.distinct_clusters(self.blue_cluster_id, self.green_cluster_id)
+        validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)
         validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours)
         replication = validation.replication_credentials(self.replication_conn_id)
         user = replication.user
