@@ -2,7 +2,8 @@
 
 Each round clones the current writer, replicates into the clone, and cuts the application over
 to it while the load generator writes; the clone then becomes the writer for the next round.
-Rounds alternate between our operator and the raw floor, so both see the same machine state.
+Rounds rotate between our operator and two raw floors (plain statements as root, and the same
+steps through the mysql.rds_* procedures as on Aurora), so all see the same machine state.
 
 Two freeze figures per cutover:
 - ``freeze_ms``: blue read-only issued -> application repointed, timed by the cutover itself;
@@ -32,6 +33,19 @@ from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 REPLICATION_USER = "repl_bench"
 REPLICATION_PASSWORD = "bench'pa\"ss\\wörd"
 ENDPOINT = "app"
+KINDS = ("ours", "raw", "raw_rds")
+PLAIN_STEPS = {
+    "freeze": "SET GLOBAL read_only = 1",
+    "stop": "STOP SLAVE",
+    "reset": "RESET SLAVE ALL",
+    "writable": "SET GLOBAL read_only = 0",
+}
+RDS_STEPS = {
+    "freeze": "CALL mysql.rds_set_read_only(1)",
+    "stop": "CALL mysql.rds_stop_replication()",
+    "reset": "CALL mysql.rds_reset_external_source()",
+    "writable": "CALL mysql.rds_set_read_only(0)",
+}
 
 
 class Bench:
@@ -83,24 +97,30 @@ class Bench:
         ).execute({})
         return report["freeze_ms"]
 
-    def raw(self, green: str) -> float:
-        """The floor: the same server-side steps as root, with nothing checked or recorded."""
-        blue_root = self.sandbox.connect(self.writer, "root")
-        green_root = self.sandbox.connect(green, "root")
+    def raw(self, green: str, via_rds_procedures: bool = False) -> float:
+        """The floor: the same server-side steps, with nothing checked or recorded.
+
+        As root with plain statements, or (``via_rds_procedures``) as the master user through the
+        mysql.rds_* procedures, the only way the same steps can be taken on Aurora.
+        """
+        user = "admin" if via_rds_procedures else "root"
+        statements = RDS_STEPS if via_rds_procedures else PLAIN_STEPS
+        blue_conn = self.sandbox.connect(self.writer, user)
+        green_conn = self.sandbox.connect(green, user)
         info = self.sandbox.describe(green)
-        with blue_root.cursor() as blue, green_root.cursor() as replica:
+        with blue_conn.cursor() as blue, green_conn.cursor() as replica:
             started = time.perf_counter()
-            blue.execute("SET GLOBAL read_only = 1")
+            blue.execute(statements["freeze"])
             blue.execute("SHOW MASTER STATUS")
             file, position = blue.fetchone()[:2]
             replica.execute("SELECT MASTER_POS_WAIT(%s, %s, 5)", (file, position))
-            replica.execute("STOP SLAVE")
-            replica.execute("RESET SLAVE ALL")
-            replica.execute("SET GLOBAL read_only = 0")
+            replica.execute(statements["stop"])
+            replica.execute(statements["reset"])
+            replica.execute(statements["writable"])
             write_endpoint(self.sandbox.endpoint_file(ENDPOINT), Endpoint(info.endpoint, info.port, green))
             freeze = (time.perf_counter() - started) * 1000
-        blue_root.close()
-        green_root.close()
+        blue_conn.close()
+        green_conn.close()
         return freeze
 
     def cutover_under_load(self, kind: str, rate: float) -> dict:
@@ -108,7 +128,9 @@ class Bench:
         load = LoadGenerator.in_sandbox(self.sandbox.state_dir, ENDPOINT, rate=rate)
         load.start()
         time.sleep(0.5)
-        freeze_ms = self.ours(green) if kind == "ours" else self.raw(green)
+        freeze_ms = (
+            self.ours(green) if kind == "ours" else self.raw(green, via_rds_procedures=kind == "raw_rds")
+        )
         time.sleep(0.5)
         summary = load.stop()
         with self.sandbox.connect(green, "root") as connection:
@@ -154,8 +176,8 @@ def main() -> int:
     results = []
     try:
         bench = Bench(sandbox)
-        for i in range(args.rounds * 2):
-            results.append(bench.cutover_under_load("ours" if i % 2 == 0 else "raw", args.rate))
+        for i in range(args.rounds * len(KINDS)):
+            results.append(bench.cutover_under_load(KINDS[i % len(KINDS)], args.rate))
             print(json.dumps(results[-1]), flush=True)
         for rate in (float(r) for r in args.rates.split(",")):
             for _ in range(args.per_rate):
@@ -164,9 +186,9 @@ def main() -> int:
     finally:
         sandbox.down()
 
-    comparison = results[: args.rounds * 2]
+    comparison = results[: args.rounds * len(KINDS)]
     summary = {}
-    for kind in ("ours", "raw"):
+    for kind in KINDS:
         runs = [r for r in comparison if r["kind"] == kind]
         summary[kind] = {
             "freeze_ms": describe([r["freeze_ms"] for r in runs]),
@@ -176,9 +198,10 @@ def main() -> int:
         }
     ratio = summary["ours"]["freeze_ms"]["median"] / summary["raw"]["freeze_ms"]["median"]
     app_ratio = summary["ours"]["app_gap_ms"]["median"] / summary["raw"]["app_gap_ms"]["median"]
+    rds_ratio = summary["ours"]["freeze_ms"]["median"] / summary["raw_rds"]["freeze_ms"]["median"]
     by_rate = {}
-    for rate in sorted({r["rate"] for r in results[args.rounds * 2 :]}):
-        runs = [r for r in results[args.rounds * 2 :] if r["rate"] == rate]
+    for rate in sorted({r["rate"] for r in results[len(comparison) :]}):
+        runs = [r for r in results[len(comparison) :] if r["rate"] == rate]
         by_rate[rate] = {
             "freeze_ms": describe([r["freeze_ms"] for r in runs]),
             "app_gap_ms": describe([r["app_gap_ms"] for r in runs]),
@@ -189,13 +212,16 @@ def main() -> int:
         f"\nCutover freeze at {args.rate:.0f} writes/s, {args.rounds} cutovers each (min / median / max, ms)"
     )
     print(f"{'':6} {'freeze (cutover timer)':>24}   {'app gap (longest ack gap)':>26}   acked  missing")
-    for kind in ("ours", "raw"):
+    for kind in KINDS:
         s = summary[kind]
         print(
             f"{kind:6} {fmt(s['freeze_ms']):>24}   {fmt(s['app_gap_ms']):>26}   "
             f"{s['acknowledged']:6d}  {s['missing']}"
         )
     print(f"median ratio ours/raw: freeze {ratio:.2f}x, app gap {app_ratio:.2f}x")
+    print(
+        f"median ratio ours/raw_rds (the same steps through mysql.rds_* procedures): freeze {rds_ratio:.2f}x"
+    )
     print("\nFreeze against write rate (ours)")
     for rate, s in by_rate.items():
         print(
@@ -207,7 +233,13 @@ def main() -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(
         json.dumps(
-            {"comparison": summary, "ratio_median_freeze": ratio, "by_rate": by_rate, "runs": results},
+            {
+                "comparison": summary,
+                "ratio_median_freeze": ratio,
+                "ratio_median_freeze_vs_rds_procedures": rds_ratio,
+                "by_rate": by_rate,
+                "runs": results,
+            },
             indent=2,
         )
     )
