@@ -356,10 +356,22 @@ class Sandbox:
 
     def _launch(self, record: ClusterRecord) -> ClusterRecord:
         files = self._files(record)
-        pid = server.start(files, record.port, record.server_id, record.read_only)
-        record = self._update(record.cluster_id, pid=pid)
-        server.wait_until_ready(files, pid)
-        return record
+        # mariadbd now and then dies at start-up before writing any log on a busy machine (seen
+        # here under parallel test load, like the install-db segfault); a second start has worked.
+        attempt = 1
+        while True:
+            pid = server.start(files, record.port, record.server_id, record.read_only)
+            record = self._update(record.cluster_id, pid=pid)
+            try:
+                server.wait_until_ready(files, pid)
+                return record
+            except server.ServerExited:
+                if attempt == server.START_ATTEMPTS:
+                    raise
+                log.warning(
+                    "%s exited while starting (attempt %d), starting it again", record.cluster_id, attempt
+                )
+                attempt += 1
 
     def _start(self, record: ClusterRecord) -> ClusterRecord:
         record = self._launch(record)

@@ -68,6 +68,10 @@ class ServerError(RuntimeError):
     pass
 
 
+class ServerExited(ServerError):
+    """mariadbd died before it accepted connections."""
+
+
 def find_binary(name: str) -> str:
     """Path of a MariaDB program; /usr/sbin is searched too because it is often not on PATH."""
     found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(_BINARY_DIRS))
@@ -127,6 +131,7 @@ def _os_user() -> str:
 log = logging.getLogger(__name__)
 
 INSTALL_DB_ATTEMPTS = 3
+START_ATTEMPTS = 3
 
 
 def init_datadir(datadir: Path) -> None:
