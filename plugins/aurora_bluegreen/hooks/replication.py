@@ -287,7 +287,8 @@ class ReplicationHook(MySqlHook):
         """Replication status of the default channel; None when this server is not a replica."""
         rows = self._rows(dialects.show_replica_status(self.dialect))
         gtid_slave_pos = None
-        if rows and self.server_version.engine is Engine.MARIADB:
+        # Only a GTID replica needs its executed set, and the cutover reads this inside the freeze.
+        if rows and self.server_version.engine is Engine.MARIADB and rows[0].get("Using_Gtid", "No") != "No":
             (gtid_slave_pos,) = self._first_row(dialects.MARIADB_GTID_SLAVE_POS)
         return replica_status_from_rows(rows, gtid_slave_pos)
 
