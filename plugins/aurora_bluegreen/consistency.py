@@ -1,7 +1,8 @@
 """Prove green equals blue at the cutover point, without adding to the write freeze.
 
 During the freeze, once green has executed blue's final position, a consistent snapshot is opened
-on each cluster (a few milliseconds). The tables are compared inside those snapshots after the
+on green (a fraction of a millisecond); blue's is opened right after the freeze, before reverse
+replication can change it. The tables are compared inside those snapshots after the
 freeze, while the application already writes to green. Tables over the size bound are skipped
 and named, so a large database costs a bounded, reported amount of time.
 """
@@ -84,9 +85,13 @@ class ConsistencyCheck:
         self.blue.connect()
         self.green.connect()
 
-    def open_snapshots(self) -> None:
-        self.blue.start_snapshot()
+    def open_green_snapshot(self) -> None:
+        """In the freeze: green holds blue's final state only until it becomes writable."""
         self.green.start_snapshot()
+
+    def open_blue_snapshot(self) -> None:
+        """After the freeze: blue stays at its final state until reverse replication starts."""
+        self.blue.start_snapshot()
 
     def compare(self) -> ConsistencyReport:
         started = time.monotonic()

@@ -164,6 +164,9 @@ class Cutover:
                 report.freeze_ms = (self.clock() - freeze_started) * 1000
                 self._roll_back(report, progress)
             raise CutoverFailed(f"cutover failed: {report.failure}", report) from error
+        if self.consistency is not None:
+            with self._phase(report, "open_blue_snapshot") as note:
+                note(self._open_snapshot(self.consistency.open_blue_snapshot, "blue"))
         if report.green_start_position is not None:
             self._start_reverse_replication(report)
         if self.consistency is not None:
@@ -194,8 +197,8 @@ class Cutover:
         with self._phase(report, "wait_for_green") as note:
             note(self._wait_for_green(final, deadline, report))
         if self.consistency is not None:
-            with self._phase(report, "open_snapshots") as note:
-                note(self._open_snapshots())
+            with self._phase(report, "open_green_snapshot") as note:
+                note(self._open_snapshot(self.consistency.open_green_snapshot, "green"))
         with self._phase(report, "stop_replication") as note:
             self._within_budget(deadline)
             self.green.stop_replication()
@@ -233,14 +236,14 @@ class Cutover:
             for logger, message, args in held:
                 logger.info(message, *args)
 
-    def _open_snapshots(self) -> str:
-        """Both clusters now hold exactly blue's final state; remember it for the check after the freeze."""
+    def _open_snapshot(self, open_snapshot: Callable[[], None], cluster: str) -> str:
+        """Remember a cluster's state at blue's final position, for the check after the freeze."""
         try:
-            self.consistency.open_snapshots()
+            open_snapshot()
         except Exception as error:
             self.consistency = None
-            return f"consistency check skipped, snapshots failed: {error}"
-        return "consistent snapshots open on blue and green"
+            return f"consistency check skipped, the snapshot on {cluster} failed: {error}"
+        return f"consistent snapshot open on {cluster} at blue's final position"
 
     def _prepare_reverse(self, report: CutoverReport) -> str:
         """Inside the freeze: the point in green's binlog from which old blue must follow it.
