@@ -17,6 +17,9 @@ from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 _TABLE_IN_ERROR = re.compile(r"table '([^']+)'", re.IGNORECASE)
 
 
+VERIFY_SETTLE_SECONDS = 1.0
+
+
 class MigrationBrokeReplication(RuntimeError):
     """Green stopped applying blue's changes after a migration statement."""
 
@@ -130,8 +133,12 @@ class ApplyMigrationsOperator(BlueGreenTask):
         """Green must apply what blue wrote after the statement; a stopped SQL thread fails at once."""
         from aurora_bluegreen.hooks.replication import ReplicationNotRunning
 
+        started = time.monotonic()
+        deadline = started + float(self.verify_seconds)
+        # Blue's writes after the statement are what can break on it; give them a moment to arrive,
+        # rather than passing as soon as green reaches a position blue had before writing any.
+        settle = min(VERIFY_SETTLE_SECONDS, float(self.verify_seconds))
         target = blue.source_position()
-        deadline = time.monotonic() + float(self.verify_seconds)
         while True:
             try:
                 # One-second waits, so a thread that stops during the wait is seen within a second.
@@ -142,8 +149,12 @@ class ApplyMigrationsOperator(BlueGreenTask):
             if status is None or status.error or not status.is_running:
                 reason = status.error or status.summary() if status else "replication is not configured"
                 raise MigrationBrokeReplication(_breakage_message(self.green_cluster_id, applied, reason))
-            if reached:
+            if reached and time.monotonic() - started >= settle:
                 return
+            if reached:
+                time.sleep(0.05)
+                target = blue.source_position()
+                continue
             if time.monotonic() >= deadline:
                 self.log.info(
                     "Green %s has not yet applied blue's %s after %ss (%s); the lag sensor waits for it",
