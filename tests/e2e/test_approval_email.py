@@ -9,15 +9,12 @@ as well.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import socket
-import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from local_smtp import Inbox, smtp_server
 from ui_browser import browser_missing, ui_session, wait_until_settled
 
 from aurora_bluegreen.demo.airflow_stack import ADMIN_USER
@@ -50,49 +47,11 @@ with DAG("{DAG_ID}", schedule=None, catchup=False):
 '''
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.arrived = threading.Event()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        self.arrived.set()
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
-def inbox(airflow) -> Any:
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    airflow.upsert_connections(
-        {
-            "e2e_smtp": {
-                "conn_type": "smtp",
-                "host": "127.0.0.1",
-                "port": port,
-                "extra": {
-                    "disable_ssl": True,
-                    "disable_tls": True,
-                    "from_email": "airflow@example.com",
-                    "timeout": 10,
-                    "retry_limit": 0,
-                },
-            }
-        }
-    )
-    try:
-        yield handler
-    finally:
-        controller.stop()
+def inbox(airflow) -> Iterator[Inbox]:
+    with smtp_server(timeout=10) as (received, connection):
+        airflow.upsert_connections({"e2e_smtp": connection})
+        yield received
 
 
 @pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")

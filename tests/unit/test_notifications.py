@@ -10,15 +10,15 @@ import email
 import email.policy
 import json
 import re
-import socket
-import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from airflow.sdk import BaseNotifier
+from local_smtp import Inbox, smtp_server
 
 from aurora_bluegreen.notifications import (
     ApprovalNotifier,
@@ -181,46 +181,11 @@ def test_notifiers_from_the_environment():
 # -- e-mail through a real SMTP server --------------------------------------------------------
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.arrived = threading.Event()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        self.arrived.set()
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
-def smtp_server(monkeypatch):
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    connection = {
-        "conn_type": "smtp",
-        "host": "127.0.0.1",
-        "port": port,
-        "extra": {
-            "disable_ssl": True,
-            "disable_tls": True,
-            "from_email": "airflow@example.com",
-            "timeout": 5,
-            "retry_limit": 0,
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_APPROVAL_SMTP", json.dumps(connection))
-    try:
-        yield inbox
-    finally:
-        controller.stop()
+def inbox(monkeypatch) -> Iterator[Inbox]:
+    with smtp_server(timeout=5) as (received, connection):
+        monkeypatch.setenv("AIRFLOW_CONN_APPROVAL_SMTP", json.dumps(connection))
+        yield received
 
 
 def html_part(message: email.message.EmailMessage) -> str:
@@ -229,15 +194,15 @@ def html_part(message: email.message.EmailMessage) -> str:
     return part.get_content()
 
 
-def test_approval_email_arrives_with_subject_figures_and_the_link(smtp_server):
+def test_approval_email_arrives_with_subject_figures_and_the_link(inbox):
     started = time.monotonic()
     notifier = approval_email(
         to="dba-oncall@example.com", smtp_conn_id="approval_smtp", base_url="http://127.0.0.1:28080"
     )
     notifier(approval_context())
 
-    assert smtp_server.arrived.wait(10), "no mail arrived"
-    (message,) = smtp_server.messages
+    assert inbox.arrived.wait(10), "no mail arrived"
+    (message,) = inbox.messages
     assert message["Subject"] == "Cut over blue to green?"
     assert message["To"] == "dba-oncall@example.com"
     assert message["From"] == "airflow@example.com"
