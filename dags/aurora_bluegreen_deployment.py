@@ -30,7 +30,12 @@ from aurora_bluegreen.operators.readers import AuroraReadersOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.operators.sql_inputs import ValidateSqlFilesOperator
 from aurora_bluegreen.operators.teardown import REPLICATES_TAG, RecordTeardownFactsOperator
-from aurora_bluegreen.params import CLUSTER_ID_SCHEMA, CONN_ID_SCHEMA, REPOINT_SCHEMA, param
+from aurora_bluegreen.params import (
+    CLUSTER_ID_SCHEMA,
+    REPOINT_SCHEMA,
+    connection_params,
+    param,
+)
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
 from aurora_bluegreen.sql_files import FILE_NAME_PATTERN
 
@@ -252,15 +257,7 @@ with DAG(
             title="Checks only warn",
             description="A failing check is shown in the approval instead of stopping the run.",
         ),
-        "control_plane_conn_id": Param(
-            "aurora_sandbox", **CONN_ID_SCHEMA, title="Control-plane connection (aws or aurora_sandbox)"
-        ),
-        "admin_conn_id": Param(
-            "aurora_blue_admin", **CONN_ID_SCHEMA, title="Blue master-user connection (MySQL)"
-        ),
-        "replication_conn_id": Param(
-            "aurora_replication", **CONN_ID_SCHEMA, title="Replication user connection (login + password)"
-        ),
+        **connection_params(),
     },
 ) as dag:
     planes = {

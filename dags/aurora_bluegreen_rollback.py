@@ -11,7 +11,12 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param
 
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
-from aurora_bluegreen.params import CLUSTER_ID_SCHEMA, CONN_ID_SCHEMA, REPOINT_SCHEMA, param
+from aurora_bluegreen.params import (
+    CLUSTER_ID_SCHEMA,
+    REPOINT_SCHEMA,
+    connection_params,
+    param,
+)
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
 
 APPROVAL_BODY = """\
@@ -47,11 +52,7 @@ with DAG(
             10, type="number", exclusiveMinimum=0, title="Write-freeze budget for the switch back (seconds)"
         ),
         "repoint": Param("sandbox:app", **REPOINT_SCHEMA, title="How the application is moved back"),
-        "control_plane_conn_id": Param("aurora_sandbox", **CONN_ID_SCHEMA, title="Control-plane connection"),
-        "admin_conn_id": Param("aurora_blue_admin", **CONN_ID_SCHEMA, title="Master-user connection (MySQL)"),
-        "replication_conn_id": Param(
-            "aurora_replication", **CONN_ID_SCHEMA, title="Replication user connection"
-        ),
+        **connection_params(),
     },
 ) as dag:
     planes = {

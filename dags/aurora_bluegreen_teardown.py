@@ -12,7 +12,7 @@ from airflow.sdk import DAG, Param
 
 from aurora_bluegreen.operators.dashboard import DeleteBinlogLagDashboardOperator
 from aurora_bluegreen.operators.teardown import TeardownDeploymentOperator
-from aurora_bluegreen.params import CLUSTER_ID_SCHEMA, CONN_ID_SCHEMA, param
+from aurora_bluegreen.params import CLUSTER_ID_SCHEMA, connection_params, param
 
 with DAG(
     dag_id="aurora_bluegreen_teardown",
@@ -29,11 +29,7 @@ with DAG(
         "writer_instance_id": Param(
             "green-writer", **CLUSTER_ID_SCHEMA, title="Green writer instance id (names its lag dashboard)"
         ),
-        "control_plane_conn_id": Param("aurora_sandbox", **CONN_ID_SCHEMA, title="Control-plane connection"),
-        "admin_conn_id": Param("aurora_blue_admin", **CONN_ID_SCHEMA, title="Blue master-user connection"),
-        "replication_conn_id": Param(
-            "aurora_replication", **CONN_ID_SCHEMA, title="Replication user connection (its login is dropped)"
-        ),
+        **connection_params("Replication user connection (its login is dropped)"),
     },
 ) as dag:
     teardown = TeardownDeploymentOperator(

@@ -35,7 +35,12 @@ from aurora_bluegreen.operators.qa import (
     StartQaReplicationOperator,
 )
 from aurora_bluegreen.operators.teardown import REPLICATES_TAG
-from aurora_bluegreen.params import CLUSTER_ID_SCHEMA, CONN_ID_SCHEMA, REPOINT_SCHEMA, param
+from aurora_bluegreen.params import (
+    CLUSTER_ID_SCHEMA,
+    REPOINT_SCHEMA,
+    connection_params,
+    param,
+)
 from aurora_bluegreen.qa_clones import DEFAULT_SCHEDULE, MAX_PREFIX_LENGTH, STAMP_TAG, nightly_schedule
 from aurora_bluegreen.sql_files import FILE_NAME_PATTERN
 
@@ -90,11 +95,7 @@ with DAG(
             24, type="integer", minimum=1, maximum=2160, title="Binlog retention on blue when replicating"
         ),
         "qa_endpoint": Param("none", **REPOINT_SCHEMA, title="Stable QA name moved to tonight's clone"),
-        "control_plane_conn_id": Param("aurora_sandbox", **CONN_ID_SCHEMA, title="Control-plane connection"),
-        "admin_conn_id": Param("aurora_blue_admin", **CONN_ID_SCHEMA, title="Blue master-user connection"),
-        "replication_conn_id": Param(
-            "aurora_replication", **CONN_ID_SCHEMA, title="Replication user connection (when replicating)"
-        ),
+        **connection_params("Replication user connection (when replicating)"),
     },
 ) as dag:
     planes = {

@@ -20,3 +20,18 @@ REPOINT_SCHEMA = {
 def param(name: str) -> str:
     """A template for one trigger-form value, rendered as its native type."""
     return "{{ params." + name + " }}"
+
+
+def connection_params(replication_title: str = "Replication user connection (login + password)") -> dict:
+    """The three connection ids every DAG's form asks for; secrets stay in the connections."""
+    from airflow.sdk import Param
+
+    return {
+        "control_plane_conn_id": Param(
+            "aurora_sandbox", **CONN_ID_SCHEMA, title="Control-plane connection (aws or aurora_sandbox)"
+        ),
+        "admin_conn_id": Param(
+            "aurora_blue_admin", **CONN_ID_SCHEMA, title="Blue master-user connection (MySQL)"
+        ),
+        "replication_conn_id": Param("aurora_replication", **CONN_ID_SCHEMA, title=replication_title),
+    }
