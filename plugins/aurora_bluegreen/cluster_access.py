@@ -71,7 +71,9 @@ class ClusterAccess:
         )
 
     def read_only_switch(self, cluster_id: str, hook: ReplicationHook) -> ClusterReadOnly:
-        return ClusterReadOnly(cluster_id, hook, self.backend)
+        """Decided now (it asks the server what it runs), so a switch in the cutover's freeze
+        costs only the switch."""
+        return ClusterReadOnly(cluster_id, hook, self.backend, by_sql=hook.can_set_read_only)
 
 
 @dataclass
@@ -81,9 +83,10 @@ class ClusterReadOnly:
     cluster_id: str
     hook: ReplicationHook
     backend: ClusterBackend
+    by_sql: bool
 
     def set_read_only(self, read_only: bool) -> None:
-        if self.hook.can_set_read_only:
+        if self.by_sql:
             self.hook.set_read_only(read_only)
             return
         self.backend.set_read_only(self.cluster_id, read_only)
