@@ -278,7 +278,7 @@ def test_wait_for_position_times_out_and_fails_fast_without_replication(
 # -- read_only, retention, guardrails ---------------------------------------------------------
 
 
-def test_set_read_only_takes_effect_and_is_verified(sandbox, hooks, clone):
+def test_set_read_only_is_in_effect_when_it_returns(sandbox, hooks, clone):
     green_id = clone("hook-read-only")
     green = hooks(green_id)
     green.set_read_only(False)

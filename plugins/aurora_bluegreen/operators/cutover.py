@@ -16,9 +16,9 @@ from aurora_bluegreen.links import CutoverReportLink
 class CutoverOperator(BaseOperator):
     """Freeze blue, wait until green executed blue's final position, then make green the writer.
 
-    Phases (each timed and logged): guardrails, blue read-only (verified), blue's final position,
+    Phases (each timed and logged): guardrails, blue read-only, blue's final position,
     green reaches exactly that position, stop replication, reset the external source, green
-    writable (verified), repoint the application. If a phase fails or green is not writable within
+    writable, repoint the application. If a phase fails or green is not writable within
     ``max_freeze_seconds``, it rolls back (green replicating and read-only again, blue writable)
     and the task fails with the reason.
 

@@ -28,9 +28,9 @@ class ApplyMigrationsOperator(BlueGreenTask):
     """Apply migration SQL files to green, statement by statement, while green keeps replicating.
 
     Steps: the files are checked (``sql_files`` rules) and green's replication must be healthy,
-    before anything changes. Green's read_only is lifted (verified); each statement runs and is
+    before anything changes. Green's read_only is lifted; each statement runs and is
     logged with its duration; after each one green must still apply blue's binlog (it is waited
-    for up to blue's position read just after the statement). read_only is put back and verified
+    for up to blue's position read just after the statement). read_only is put back
     whatever happened.
 
     A statement the server refuses fails the task naming the file, the statement and the server's
@@ -115,7 +115,7 @@ class ApplyMigrationsOperator(BlueGreenTask):
 
         started = time.monotonic()
         switch.set_read_only(False)
-        self.log.info("Green %s is writable for the migration (verified)", self.green_cluster_id)
+        self.log.info("Green %s is writable for the migration", self.green_cluster_id)
         try:
             return run_sql_files(
                 green, files, f"green {self.green_cluster_id}", self.log, after_each=replication_still_runs
@@ -124,7 +124,7 @@ class ApplyMigrationsOperator(BlueGreenTask):
             # Put back even after a failure: a writable green would take stray writes.
             switch.set_read_only(True)
             self.log.info(
-                "Green %s is read-only again (verified); it was writable for %.2fs",
+                "Green %s is read-only again; it was writable for %.2fs",
                 self.green_cluster_id,
                 time.monotonic() - started,
             )

@@ -127,7 +127,7 @@ class _QaCloneTask(ClusterTask):
 class MaskQaCloneOperator(_QaCloneTask):
     """Run the masking SQL files on the QA clone (for example scrubbing PII), each statement logged.
 
-    The clone is made writable for it (verified). If a statement fails, the clone still holds
+    The clone is made writable for it. If a statement fails, the clone still holds
     unmasked data, so it is deleted at once (it is ours: tags) and the task fails naming the
     file, the statement and the server's error. Not retried: the DAG makes a new clone next time.
     """

@@ -103,7 +103,7 @@ class StartBinlogReplicationOperator(BaseOperator):
 
         started = time.monotonic()
         access.read_only_switch(self.green_cluster_id, green).set_read_only(True)
-        self._step(started, "Green %s is read-only (verified)", self.green_cluster_id)
+        self._step(started, "Green %s is read-only", self.green_cluster_id)
 
         use_gtid = self._decide_gtid(blue, coordinates)
         status = green.replica_status()
