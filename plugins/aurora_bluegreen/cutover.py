@@ -1,6 +1,6 @@
 """The cutover critical section: freeze blue, let green catch up exactly, hand writes to green.
 
-Guarantee: no write that blue acknowledged is lost. Blue stops taking writes (read_only, verified)
+Guarantee: no write that blue acknowledged is lost. Blue stops taking writes (read_only)
 before its final binlog position is read; green is made writable only after it has executed
 exactly that position. If any phase fails, or green is not writable within the freeze budget,
 the section rolls back: green is made read-only and replicating from blue again, then blue is
@@ -150,19 +150,12 @@ class Cutover:
                     self.green.start_replication()
                     self._until_replicating(self.green)
                     note("restarted replication that an earlier attempt stopped during its freeze")
-        progress = _Progress()
         try:
             with self._phase(report, "guardrails") as note:
                 note(self._check_guardrails())
-            freeze_started = self.clock()
-            with self._logs_held():
-                self._hand_over(report, progress, deadline=freeze_started + self.limits.max_freeze_seconds)
-            report.freeze_ms = (self.clock() - freeze_started) * 1000
+            self._freeze(report)
         except Exception as error:
-            report.failure = f"{type(error).__name__}: {error}"
-            if progress.blue_frozen:
-                report.freeze_ms = (self.clock() - freeze_started) * 1000
-                self._roll_back(report, progress)
+            report.failure = report.failure or f"{type(error).__name__}: {error}"
             raise CutoverFailed(f"cutover failed: {report.failure}", report) from error
         if self.consistency is not None:
             with self._phase(report, "open_blue_snapshot") as note:
@@ -184,12 +177,32 @@ class Cutover:
         report.consistency = result.to_dict()
         return result.summary()
 
+    def _freeze(self, report: CutoverReport) -> None:
+        """Hand over, or roll back; ``freeze_ms`` is how long blue refused writes.
+
+        The clock stops when the application is repointed, or when a rollback has made blue
+        writable again; the held log lines are written after that, on time that costs nobody.
+        """
+        progress = _Progress()
+        started = self.clock()
+        with self._logs_held():
+            try:
+                self._hand_over(report, progress, deadline=started + self.limits.max_freeze_seconds)
+            except Exception as error:
+                report.failure = f"{type(error).__name__}: {error}"
+                if progress.blue_frozen:
+                    self._roll_back(report, progress)
+                raise
+            finally:
+                if progress.blue_frozen:
+                    report.freeze_ms = (self.clock() - started) * 1000
+
     def _hand_over(self, report: CutoverReport, progress: _Progress, deadline: float) -> None:
         """The write freeze: from blue read-only to the application pointed at a writable green."""
         with self._phase(report, "freeze_blue") as note:
             self.blue_read_only.set_read_only(True)
             progress.blue_frozen = True
-            note(f"{self.blue_cluster_id} read_only=1 verified")
+            note(f"{self.blue_cluster_id} read_only=1")
         with self._phase(report, "read_final_position") as note:
             final = self.blue.source_position()
             report.blue_final_position = final
@@ -213,7 +226,7 @@ class Cutover:
             self._within_budget(deadline)
             self.green_read_only.set_read_only(False)
             progress.green_writable = True
-            note(f"{self.green_cluster_id} read_only=0 verified")
+            note(f"{self.green_cluster_id} read_only=0")
         if self.reverse_replication:
             with self._phase(report, "prepare_reverse") as note:
                 note(self._prepare_reverse(report))
@@ -396,7 +409,7 @@ class Cutover:
             )
         with self._phase(report, "green_writable") as note:
             self.green_read_only.set_read_only(False)
-            note(f"{self.green_cluster_id} read_only=0 verified")
+            note(f"{self.green_cluster_id} read_only=0")
         with self._phase(report, "repoint") as note:
             report.repointed_to = self.repointer.repoint(
                 self.green_host, self.green_port, self.green_cluster_id

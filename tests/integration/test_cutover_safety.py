@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 import time
 
@@ -220,6 +221,70 @@ def test_green_dying_mid_cutover_rolls_back_and_loses_nothing(sandbox, connect, 
     assert read_endpoint(sandbox.endpoint_file(pair["endpoint"])).cluster_id == pair["blue"]
     with connect(pair["blue"], "root") as blue:
         assert missing_writes(load.acked_ids_file, blue) == []
+
+
+class ClockAdvancedByLogLines(logging.Handler):
+    """A cutover clock that jumps 100 s whenever the cutover writes a log line.
+
+    Log lines are held during the freeze, so a jump inside it would also blow the freeze budget.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.now += 100
+
+
+@pytest.fixture
+def log_clock():
+    clock = ClockAdvancedByLogLines()
+    logger = logging.getLogger("aurora_bluegreen.cutover")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(clock)
+    yield clock
+    logger.removeHandler(clock)
+    logger.setLevel(level)
+
+
+def test_freeze_ends_at_the_repoint_not_when_held_log_lines_are_written(pair, log_clock):
+    cutover = cutover_with(pair)
+    cutover.clock = log_clock
+    report = cutover.run()
+    assert report.repointed_to and report.rolled_back is False
+    assert log_clock.now >= 100 * len(report.steps)  # every phase was logged, on the clock
+    assert report.freeze_ms == 0
+
+
+def test_freeze_of_a_rollback_lasts_until_blue_takes_writes_again(connect, pair, log_clock):
+    class SlowToThaw:
+        """Blue's switch; turning read_only off takes 60 s on the cutover's clock."""
+
+        def __init__(self, switch):
+            self._switch = switch
+
+        def set_read_only(self, read_only):
+            self._switch.set_read_only(read_only)
+            if not read_only:
+                log_clock.now += 60
+
+    class BrokenRepointer:
+        def repoint(self, host, port, cluster_id):
+            raise OSError("DNS API down")
+
+    cutover = cutover_with(pair, repointer=BrokenRepointer())
+    cutover.blue_read_only = SlowToThaw(cutover.blue_read_only)
+    cutover.clock = log_clock
+    with pytest.raises(CutoverFailed, match="DNS API down") as failure:
+        cutover.run()
+    assert failure.value.report.rolled_back is True
+    assert failure.value.report.freeze_ms == 60_000
+    assert global_read_only(connect, pair["blue"]) == 0
 
 
 @pytest.mark.parametrize(
