@@ -5,6 +5,9 @@ to it while the load generator writes; the clone then becomes the writer for the
 Rounds rotate between our operator and two raw floors (plain statements as root, and the same
 steps through the mysql.rds_* procedures as on Aurora), so all see the same machine state.
 
+The application (the load generator) runs in a process of its own, as it would in production:
+sharing this process's interpreter lock would slow whichever cutover does more Python work.
+
 Two freeze figures per cutover:
 - ``freeze_ms``: blue read-only issued -> application repointed, timed by the cutover itself;
 - ``app_gap_ms``: the longest gap between two acknowledged writes seen by the application.
@@ -17,10 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from aurora_bluegreen.models import CloneSpec
@@ -28,7 +34,7 @@ from aurora_bluegreen.operators.cutover import CutoverOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.sandbox import Sandbox
 from aurora_bluegreen.sandbox.endpoints import Endpoint, write_endpoint
-from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
+from aurora_bluegreen.sandbox.load import missing_writes
 
 REPLICATION_USER = "repl_bench"
 REPLICATION_PASSWORD = "bench'pa\"ss\\wörd"
@@ -46,6 +52,38 @@ RDS_STEPS = {
     "reset": "CALL mysql.rds_reset_external_source()",
     "writable": "CALL mysql.rds_set_read_only(0)",
 }
+
+
+class Application:
+    """``aurora-bluegreen sandbox load`` in its own process, following the endpoint file."""
+
+    def __init__(self, sandbox: Sandbox, rate: float) -> None:
+        self.run_id = f"bench-{uuid.uuid4().hex[:8]}"
+        load_dir = Path(sandbox.state_dir) / "load"
+        self.acked_ids_file = load_dir / f"{self.run_id}.acked"
+        self.summary_file = load_dir / f"{self.run_id}.summary.json"
+        command = [str(Path(sys.executable).with_name("aurora-bluegreen")), "sandbox", "load"]
+        options = {
+            "--state-dir": sandbox.state_dir,
+            "--endpoint": ENDPOINT,
+            "--rate": rate,
+            "--run-id": self.run_id,
+        }
+        arguments = [str(part) for option in options.items() for part in option]
+        self.process = subprocess.Popen([*command, *arguments], stdout=subprocess.DEVNULL)
+
+    def wait_until_writing(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not (self.acked_ids_file.exists() and self.acked_ids_file.stat().st_size):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the load process did not start writing (exit {self.process.poll()})")
+            time.sleep(0.05)
+
+    def stop(self) -> dict:
+        self.process.send_signal(signal.SIGTERM)
+        if self.process.wait(timeout=30) != 0:
+            raise RuntimeError(f"the load process failed with exit code {self.process.returncode}")
+        return json.loads(self.summary_file.read_text())["counters"]
 
 
 class Bench:
@@ -125,24 +163,24 @@ class Bench:
 
     def cutover_under_load(self, kind: str, rate: float) -> dict:
         green = self.prepare_green()
-        load = LoadGenerator.in_sandbox(self.sandbox.state_dir, ENDPOINT, rate=rate)
-        load.start()
+        application = Application(self.sandbox, rate)
+        application.wait_until_writing()
         time.sleep(0.5)
         freeze_ms = (
             self.ours(green) if kind == "ours" else self.raw(green, via_rds_procedures=kind == "raw_rds")
         )
         time.sleep(0.5)
-        summary = load.stop()
+        counters = application.stop()
         with self.sandbox.connect(green, "root") as connection:
-            missing = len(missing_writes(load.acked_ids_file, connection))
+            missing = len(missing_writes(application.acked_ids_file, connection))
         self.retire(self.writer)
         self.writer = green
         return {
             "kind": kind,
             "rate": rate,
             "freeze_ms": freeze_ms,
-            "app_gap_ms": summary.counters.max_ack_gap_ms,
-            "acknowledged": summary.counters.acknowledged,
+            "app_gap_ms": counters["max_ack_gap_ms"],
+            "acknowledged": counters["acknowledged"],
             "missing": missing,
         }
 
