@@ -386,6 +386,10 @@ class Sandbox:
         shutil.rmtree(files.server_dir, ignore_errors=True)
         files.socket.unlink(missing_ok=True)
 
+    def socket(self, cluster_id: str) -> Path:
+        """The server's unix socket, on which root logs in without a password."""
+        return self._files(self.record(cluster_id)).socket
+
     def _root(self, record: ClusterRecord) -> pymysql.connections.Connection:
         """root over the socket; use it in a ``with`` block, which closes it."""
         return root_connection(str(self._files(record).socket))
