@@ -14,6 +14,7 @@ would land after the final position and be missing on green; the application mus
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -185,7 +186,7 @@ class Cutover:
         """
         progress = _Progress()
         started = self.clock()
-        with self._logs_held():
+        with self._logs_held(), _collector_paused():
             try:
                 self._hand_over(report, progress, deadline=started + self.limits.max_freeze_seconds)
             except Exception as error:
@@ -435,6 +436,22 @@ class Cutover:
                 log.info(line[0], *line[1])
             else:
                 self._held_logs.append((log, *line))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection inside the freeze, which allocates little.
+
+    In a process that imported Airflow, a full collection took 34-80 ms here: more than the whole
+    freeze. Collection resumes as soon as writes flow again.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass

@@ -7,6 +7,7 @@ exactly as that phase left them. The retry is a fresh CutoverOperator, as Airflo
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
@@ -259,6 +260,25 @@ def test_freeze_ends_at_the_repoint_not_when_held_log_lines_are_written(pair, lo
     assert report.repointed_to and report.rolled_back is False
     assert log_clock.now >= 100 * len(report.steps)  # every phase was logged, on the clock
     assert report.freeze_ms == 0
+
+
+def test_no_garbage_collection_inside_the_freeze(pair):
+    class RecordingRepointer:
+        collector_enabled = None
+
+        def __init__(self, repointer):
+            self._repointer = repointer
+
+        def repoint(self, host, port, cluster_id):
+            RecordingRepointer.collector_enabled = gc.isenabled()
+            return self._repointer.repoint(host, port, cluster_id)
+
+    cutover = cutover_with(pair)
+    cutover.repointer = RecordingRepointer(cutover.repointer)
+    assert gc.isenabled()
+    cutover.run()
+    assert RecordingRepointer.collector_enabled is False
+    assert gc.isenabled()
 
 
 def test_freeze_of_a_rollback_lasts_until_blue_takes_writes_again(connect, pair, log_clock):
