@@ -11,6 +11,7 @@ sharing this process's interpreter lock would slow whichever cutover does more P
 Two freeze figures per cutover:
 - ``freeze_ms``: blue read-only issued -> application repointed, timed by the cutover itself;
 - ``app_gap_ms``: the longest gap between two acknowledged writes seen by the application.
+Each run in the JSON also keeps its steps' durations (``steps_ms``), to see where a freeze went.
 
 Run: .venv/bin/python bench/cutover.py [--rounds 20] [--rate 500] [--rates 100,500,2000]
 """
@@ -124,7 +125,8 @@ class Bench:
         ).execute({})
         return green
 
-    def ours(self, green: str) -> float:
+    def ours(self, green: str) -> tuple[float, dict[str, float]]:
+        """Our operator's freeze, and how long each of its steps took."""
         report = CutoverOperator(
             task_id="cutover",
             blue_cluster_id=self.writer,
@@ -135,9 +137,9 @@ class Bench:
             repoint=f"sandbox:{ENDPOINT}",
             **self.planes,
         ).execute({})
-        return report["freeze_ms"]
+        return report["freeze_ms"], {step["name"]: step["duration_ms"] for step in report["steps"]}
 
-    def raw(self, green: str, via_rds_procedures: bool = False) -> float:
+    def raw(self, green: str, via_rds_procedures: bool = False) -> tuple[float, dict[str, float]]:
         """The floor: the same server-side steps, with nothing checked or recorded.
 
         As root with plain statements, or (``via_rds_procedures``) as the master user through the
@@ -147,20 +149,31 @@ class Bench:
         blue_conn = self.client(self.writer, as_root=not via_rds_procedures)
         green_conn = self.client(green, as_root=not via_rds_procedures)
         info = self.sandbox.describe(green)
+        steps: dict[str, float] = {}
         with blue_conn.cursor() as blue, green_conn.cursor() as replica:
-            started = time.perf_counter()
+            started = last = time.perf_counter()
+
+            def step_done(name: str) -> None:
+                nonlocal last
+                now = time.perf_counter()
+                steps[name], last = (now - last) * 1000, now
+
             blue.execute(statements["freeze"])
+            step_done("freeze")
             blue.execute("SHOW MASTER STATUS")
             file, position = blue.fetchone()[:2]
+            step_done("final_position")
             replica.execute("SELECT MASTER_POS_WAIT(%s, %s, 5)", (file, position))
-            replica.execute(statements["stop"])
-            replica.execute(statements["reset"])
-            replica.execute(statements["writable"])
+            step_done("wait")
+            for name in ("stop", "reset", "writable"):
+                replica.execute(statements[name])
+                step_done(name)
             write_endpoint(self.sandbox.endpoint_file(ENDPOINT), Endpoint(info.endpoint, info.port, green))
+            step_done("repoint")
             freeze = (time.perf_counter() - started) * 1000
         blue_conn.close()
         green_conn.close()
-        return freeze
+        return freeze, steps
 
     def client(self, cluster_id: str, as_root: bool) -> MySQLdb.Connection:
         """The C client our operator uses too (through the mysql provider), so the floor does not
@@ -184,7 +197,7 @@ class Bench:
         application = Application(self.sandbox, rate)
         application.wait_until_writing()
         time.sleep(0.5)
-        freeze_ms = (
+        freeze_ms, steps = (
             self.ours(green) if kind == "ours" else self.raw(green, via_rds_procedures=kind == "raw_rds")
         )
         time.sleep(0.5)
@@ -200,6 +213,7 @@ class Bench:
             "app_gap_ms": counters["max_ack_gap_ms"],
             "acknowledged": counters["acknowledged"],
             "missing": missing,
+            "steps_ms": steps,
         }
 
     def retire(self, cluster_id: str) -> None:
