@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -196,7 +197,9 @@ class Bench:
         green = self.prepare_green()
         application = Application(self.sandbox, rate)
         application.wait_until_writing()
-        time.sleep(0.5)
+        # A random start: the servers flush and purge on one-second timers that start with them,
+        # and a fixed delay would land every cutover of a kind at the same phase of those timers.
+        time.sleep(random.uniform(0.5, 1.5))
         freeze_ms, steps = (
             self.ours(green) if kind == "ours" else self.raw(green, via_rds_procedures=kind == "raw_rds")
         )
