@@ -29,6 +29,15 @@ PAGES = {
     "apply_migrations.md": "aurora_bluegreen.operators.migrations.ApplyMigrationsOperator",
     "run_checks.md": "aurora_bluegreen.operators.checks.RunChecksOperator",
     "record_teardown_facts.md": "aurora_bluegreen.operators.teardown.RecordTeardownFactsOperator",
+    "lag_dashboard.md": "aurora_bluegreen.operators.dashboard.BinlogLagDashboardOperator",
+    "readers.md": "aurora_bluegreen.operators.readers.AuroraReadersOperator",
+    "teardown.md": "aurora_bluegreen.operators.teardown.TeardownDeploymentOperator",
+    "delete_lag_dashboard.md": "aurora_bluegreen.operators.dashboard.DeleteBinlogLagDashboardOperator",
+    "plan_qa_refresh.md": "aurora_bluegreen.operators.qa.PlanQaRefreshOperator",
+    "mask_qa_clone.md": "aurora_bluegreen.operators.qa.MaskQaCloneOperator",
+    "start_qa_replication.md": "aurora_bluegreen.operators.qa.StartQaReplicationOperator",
+    "publish_qa_clone.md": "aurora_bluegreen.operators.qa.PublishQaCloneOperator",
+    "retire_qa_clones.md": "aurora_bluegreen.operators.qa.RetireQaClonesOperator",
 }
 # Base-class arguments a page may document because the class changes their default.
 BASE_ARGUMENTS = {"poke_interval", "timeout"}
