@@ -173,6 +173,11 @@ class ReplicaStatus:
     def is_running(self) -> bool:
         return self.io_running == "Yes" and self.sql_running == "Yes"
 
+    def replicates_from(self, host: str, port: int) -> bool:
+        """Whether this replica's source is ``host:port``; on Aurora every cluster listens on 3306,
+        so the port alone says nothing. Host names compare without case, as DNS does."""
+        return self.source_port == port and self.source_host.lower() == host.lower()
+
     @property
     def error(self) -> str | None:
         """The replication error a person must read, or None when there is none."""

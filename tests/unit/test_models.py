@@ -58,3 +58,10 @@ def test_cutover_report_table_lists_every_step_and_the_freeze():
     assert "freeze_blue" in table and "repoint" in table
     assert "write freeze: 7.2 ms" in table or "write freeze: 7.3 ms" in table
     assert report.to_dict()["steps"][0]["name"] == "freeze_blue"
+
+
+def test_replica_source_is_the_host_and_the_port_not_the_port_alone():
+    status = ReplicaStatus("Yes", "Yes", 0, "Green.cluster-abc.eu-west-1.rds.amazonaws.com", 3306, None, None)
+    assert status.replicates_from("green.cluster-abc.eu-west-1.rds.amazonaws.com", 3306)
+    assert not status.replicates_from("other.cluster-abc.eu-west-1.rds.amazonaws.com", 3306)
+    assert not status.replicates_from("green.cluster-abc.eu-west-1.rds.amazonaws.com", 3307)

@@ -107,7 +107,11 @@ class StartBinlogReplicationOperator(BaseOperator):
 
         use_gtid = self._decide_gtid(blue, coordinates)
         status = green.replica_status()
-        if status is not None and status.source_port == blue_info.port and status.is_running:
+        if (
+            status is not None
+            and status.replicates_from(blue_info.endpoint, blue_info.port)
+            and status.is_running
+        ):
             self.log.info(
                 "Green %s already replicates from %s:%s (%s); leaving it as it is",
                 self.green_cluster_id,

@@ -23,6 +23,8 @@ UNSET = "unset"
 # replication user and binlog retention are still needed.
 REPLICATES_TAG = "replicates-from-source"
 _READ_ONLY_REFUSED = 1290
+# How long old blue may take to apply green's last writes before reverse replication is ended.
+REVERSE_CATCH_UP_SECONDS = 30
 
 
 def sibling_replicas(backend: Any, source_id: str, except_id: str) -> list[ClusterInfo]:
@@ -248,16 +250,22 @@ class TeardownDeploymentOperator(BlueGreenTask):
         status = blue.replica_status()
         if status is None:
             return "none: old blue is not a replica"
-        if status.source_port != green_info.port:
+        if not status.replicates_from(green_info.endpoint, green_info.port):
             return (
                 f"left alone: old blue replicates from {status.source_host}:{status.source_port}, not green"
             )
+        caught_up = ""
         if status.is_running:
             # So that the replication user's DROP on green (replicated on MariaDB) is applied first.
-            blue.wait_for_position(green.source_position(), 30)
+            end = green.source_position()
+            if not blue.wait_for_position(end, REVERSE_CATCH_UP_SECONDS):
+                caught_up = (
+                    f"; it had not reached green's {end} after {REVERSE_CATCH_UP_SECONDS}s, so it lacks "
+                    "green's last writes"
+                )
         blue.stop_replication()
         blue.reset_external_source()
-        return f"ended: old blue no longer replicates from green ({status.summary()})"
+        return f"ended: old blue no longer replicates from green ({status.summary()}){caught_up}"
 
     def _step(self, what: str, action: Callable[[], str]) -> str:
         started = time.monotonic()
