@@ -82,7 +82,7 @@ TASK_GUIDE = {
     ),
     "lag_dashboard": (
         "Lag dashboard (AWS)",
-        None,
+        "lag_dashboard",
         "CloudWatch dashboard of AuroraBinlogReplicaLag (docs/aws.md).",
     ),
     "wait_for_catch_up": (
@@ -103,7 +103,7 @@ TASK_GUIDE = {
     "check_green": ("Checks on green", "run_checks", "Runs the check files; results go into the approval."),
     "add_readers": (
         "Readers for green (AWS)",
-        None,
+        "readers",
         "Aurora readers across the subnet group's zones (docs/aws.md).",
     ),
     "approve_cutover": (

@@ -37,15 +37,15 @@ class SandboxEndpointRepointer:
         return f"endpoint {self.name!r} -> {host}:{port} ({cluster_id}) in {path}"
 
 
-def parse_repoint_target(target: str) -> tuple[str, str]:
-    """Split and check a target like 'sandbox:app' before anything changes."""
+def parse_repoint_target(target: str, field: str = "repoint") -> tuple[str, str]:
+    """Split and check a target like 'sandbox:app' before anything changes; errors name ``field``."""
     from aurora_bluegreen.validation import InvalidInput, sql_identifier
 
     kind, _, name = (target or "").partition(":")
     if kind == "none" and not name:
         return kind, ""
     if kind == "sandbox" and name:
-        sql_identifier("repoint", name)
+        sql_identifier(field, name)
         return kind, name
     if kind == "route53" and name:
         from aurora_bluegreen.repointers_aws import parse_route53_target
@@ -56,7 +56,7 @@ def parse_repoint_target(target: str) -> tuple[str, str]:
         from aurora_bluegreen.repointers_aws import check_secret_id
 
         return kind, check_secret_id(name)
-    raise InvalidInput("repoint", target, REPOINT_RULE)
+    raise InvalidInput(field, target, REPOINT_RULE)
 
 
 def repointer_for(target: str, backend: ClusterBackend) -> Repointer:

@@ -620,6 +620,8 @@ def test_qa_replication_follows_blue_read_only(sandbox, connect, planes, sql_dir
         ({"masking_files": ["../scrub.sql"]}, r"masking_files\[0\]", "relative path"),
         ({"masking_files": ["nope.sql"]}, r"masking_files\[0\]", "does not exist"),
         ({"qa_cluster_prefix": "q" * 41}, "qa_cluster_prefix", "at most 40"),
+        ({"qa_endpoint": "sandbox:qa; DROP TABLE x"}, "qa_endpoint", "a plain SQL identifier"),
+        ({"qa_endpoint": "ftp:qa"}, "qa_endpoint", "'none', 'sandbox:<endpoint name>'"),
     ],
 )
 def test_qa_refresh_refuses_bad_input_before_any_change(sandbox, planes, sql_dir, overrides, field, rule):

@@ -85,7 +85,7 @@ class PlanQaRefreshOperator(ClusterTask):
                 "false when masking_files are given: replication would overwrite the masked rows "
                 "with blue's, and the masking writes would break replication",
             )
-        parse_repoint_target(self.qa_endpoint)
+        parse_repoint_target(self.qa_endpoint, field="qa_endpoint")
         for field in ("control_plane_conn_id", "admin_conn_id"):
             validation.connection_exists(field, getattr(self, field))
         if self.replicate:
@@ -304,7 +304,7 @@ class RetireQaClonesOperator(BaseOperator):
             )
         retired_ids = {clone.cluster_id for clone in retire}
         kept = sorted(c.cluster_id for c in clones if c.cluster_id not in retired_ids)
-        self.log.info("QA clones of %s now: %s (kept %d earlier)", self.blue_cluster_id, kept, keep)
+        self.log.info("QA clones of %s now: %s (keep_previous=%d)", self.blue_cluster_id, kept, keep)
         if failed:
             raise RuntimeError(f"could not retire {len(failed)} QA clones: {'; '.join(failed)}")
         return {"kept": kept, "retired": sorted(retired_ids)}
