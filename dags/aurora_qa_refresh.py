@@ -160,6 +160,8 @@ with DAG(
         current_cluster_id=planned("cluster_id"),
         keep_previous=param("keep_previous"),
         control_plane_conn_id=param("control_plane_conn_id"),
+        admin_conn_id=param("admin_conn_id"),
+        replication_conn_id=param("replication_conn_id"),
     )
 
     plan >> clone >> mask >> replicate >> publish >> retire

@@ -156,6 +156,7 @@ def test_two_nightly_qa_runs_back_to_back_keep_exactly_n_and_never_write_blue(
     assert airflow.xcom_value(QA, second_id, "retire_earlier_qa") == {
         "kept": [second["cluster_id"]],
         "retired": [first],
+        "blue": {},  # neither clone replicated, so blue had nothing of ours to clean up
     }
     assert read_endpoint(sandbox.endpoint_file("e2e_qa")).port == second["port"]
     qa = connect(second["cluster_id"], "root")

@@ -540,7 +540,8 @@ def qa_run(blue_id, planes, sql_dir, due, *, keep=0, masking=(), replicate=False
             blue_cluster_id=blue_id,
             current_cluster_id=clone_id,
             keep_previous=keep,
-            control_plane_conn_id=planes["control_plane_conn_id"],
+            replication_conn_id="life_repl",
+            **planes,
         ).execute(ctx),
     ]
     results = []
@@ -571,7 +572,7 @@ def test_nightly_qa_runs_back_to_back_mask_publish_and_keep_exactly_n(
     third, results = qa_run(blue.id, planes, sql_dir, night + timedelta(days=2), keep=1, masking=[mask])
 
     assert first == f"{blue.id}-qa-20260101-020000"
-    assert results[-1] == {"kept": sorted([second, third]), "retired": [first]}
+    assert results[-1] == {"kept": sorted([second, third]), "retired": [first], "blue": {}}
     assert sandbox.find(first) is None
     qa = connect(third, "root")
     assert scalar(qa, "SELECT COUNT(*) FROM shop.customers WHERE email NOT LIKE '%@example.invalid'") == 0
@@ -590,7 +591,7 @@ def test_a_qa_run_killed_halfway_is_cleaned_up_by_the_next(sandbox, connect, pla
     assert READY_TAG not in sandbox.describe(killed).tags  # tagged as ours from the start, never ready
     # The newest earlier clone is the half-made one; it must not count among the kept.
     fresh, results = qa_run(blue.id, planes, sql_dir, night + timedelta(days=2), keep=1)
-    assert results[-1] == {"kept": sorted([good, fresh]), "retired": [killed]}
+    assert results[-1] == {"kept": sorted([good, fresh]), "retired": [killed], "blue": {}}
     assert sandbox.find(killed) is None
 
 
@@ -610,6 +611,34 @@ def test_qa_replication_follows_blue_read_only(sandbox, connect, planes, sql_dir
         assert time.monotonic() < deadline, replica_threads(qa)
         time.sleep(0.1)
     assert scalar(qa, "SELECT @@global.read_only") == 1
+
+
+def test_retiring_the_last_replicating_qa_clone_cleans_up_blue(sandbox, connect, planes, sql_dir, blue):
+    blue_root = connect(blue.id, "root")
+    retention_before = retention(blue_root)
+    night = datetime(2026, 3, 5, 2, 0, tzinfo=timezone.utc)
+    replicating, _ = qa_run(blue.id, planes, sql_dir, night, replicate=True)
+    assert user_exists(blue_root, REPLICATION_LOGIN) and retention(blue_root) != retention_before
+
+    # QA switches to still copies: tonight's does not replicate, so blue's user and retention go.
+    still, results = qa_run(blue.id, planes, sql_dir, night + timedelta(days=1), keep=0)
+    assert results[-1]["retired"] == [replicating] and sandbox.find(replicating) is None
+    assert results[-1]["blue"]["replication_user_on_blue"] == f"dropped {REPLICATION_LOGIN}"
+    assert not user_exists(blue_root, REPLICATION_LOGIN)
+    assert retention(blue_root) == retention_before
+    assert scalar(connect(still, "root"), "SELECT COUNT(*) FROM shop.orders") > 0
+
+
+def test_retiring_a_qa_clone_keeps_blue_set_up_while_another_replicates(
+    sandbox, connect, planes, sql_dir, blue
+):
+    night = datetime(2026, 3, 8, 2, 0, tzinfo=timezone.utc)
+    first, _ = qa_run(blue.id, planes, sql_dir, night, replicate=True)
+    second, results = qa_run(blue.id, planes, sql_dir, night + timedelta(days=1), replicate=True)
+    assert results[-1]["retired"] == [first]
+    assert results[-1]["blue"]["replication_user_on_blue"] == f"kept: {second} still replicate from {blue.id}"
+    assert user_exists(connect(blue.id, "root"), REPLICATION_LOGIN)
+    assert replica_threads(connect(second, "root"))[:2] == ("Yes", "Yes")
 
 
 @pytest.mark.parametrize(

@@ -251,7 +251,11 @@ class RetireQaClonesOperator(BaseOperator):
     ``current_cluster_id`` (tonight's) is never. Every deletion is tried; the task fails at the
     end if any failed, naming them.
 
-    :return: ``{"kept": [...], "retired": [...]}``
+    When the last clone of ours that replicated from blue is gone (QA or deployment), blue's
+    replication user is dropped and its binlog retention put back, as a teardown does; this needs
+    ``admin_conn_id`` and ``replication_conn_id``.
+
+    :return: ``{"kept": [...], "retired": [...], "blue": {...}}``; ``blue`` says what was done on blue.
     """
 
     template_fields: Sequence[str] = (
@@ -259,6 +263,8 @@ class RetireQaClonesOperator(BaseOperator):
         "current_cluster_id",
         "keep_previous",
         "control_plane_conn_id",
+        "admin_conn_id",
+        "replication_conn_id",
     )
     ui_color = "#efefef"
 
@@ -269,6 +275,8 @@ class RetireQaClonesOperator(BaseOperator):
         current_cluster_id: str | None,
         keep_previous: int,
         control_plane_conn_id: str,
+        admin_conn_id: str | None = None,
+        replication_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -276,6 +284,8 @@ class RetireQaClonesOperator(BaseOperator):
         self.current_cluster_id = current_cluster_id
         self.keep_previous = keep_previous
         self.control_plane_conn_id = control_plane_conn_id
+        self.admin_conn_id = admin_conn_id
+        self.replication_conn_id = replication_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from aurora_bluegreen.hooks.cluster_backend import get_backend
@@ -283,9 +293,21 @@ class RetireQaClonesOperator(BaseOperator):
 
         validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
         keep = keep_count(self.keep_previous)
+        if (self.admin_conn_id is None) != (self.replication_conn_id is None):
+            raise validation.InvalidInput(
+                "replication_conn_id",
+                self.replication_conn_id,
+                "given together with admin_conn_id (both are needed to clean up blue), or neither",
+            )
+        user = (
+            validation.replication_credentials(self.replication_conn_id).user if self.admin_conn_id else None
+        )
         backend = get_backend(self.control_plane_conn_id)
         clones = backend.list_clusters(qa_tags(self.blue_cluster_id))
         retire = clones_to_retire(clones, self.current_cluster_id, keep)
+        # Before the deletions: the retention to restore is recorded on the clones being deleted,
+        # and a retry after a kill still finds them.
+        blue = self._clean_blue(backend, retire, user)
         failed = []
         for clone in retire:
             started = time.monotonic()
@@ -307,4 +329,43 @@ class RetireQaClonesOperator(BaseOperator):
         self.log.info("QA clones of %s now: %s (keep_previous=%d)", self.blue_cluster_id, kept, keep)
         if failed:
             raise RuntimeError(f"could not retire {len(failed)} QA clones: {'; '.join(failed)}")
-        return {"kept": kept, "retired": sorted(retired_ids)}
+        return {"kept": kept, "retired": sorted(retired_ids), "blue": blue}
+
+    def _clean_blue(self, backend: Any, retire: list[Any], user: str | None) -> dict[str, str]:
+        """Blue's user and retention go when the clones being retired are its last replicas of ours."""
+        from aurora_bluegreen.operators.teardown import (
+            REPLICATES_TAG,
+            drop_user_unless_read_only,
+            restore_source_retention,
+            sibling_replicas,
+        )
+
+        retired_replicas = [c for c in retire if c.tags.get(REPLICATES_TAG) == "true"]
+        if not retired_replicas:
+            return {}
+        if user is None:
+            return {"left": "no admin_conn_id and replication_conn_id given: blue was not cleaned up"}
+        retired_ids = {c.cluster_id for c in retire}
+        still = [
+            info.cluster_id
+            for info in sibling_replicas(backend, self.blue_cluster_id)
+            if info.cluster_id not in retired_ids
+        ]
+        if still:
+            kept = f"kept: {', '.join(sorted(still))} still replicate from {self.blue_cluster_id}"
+            self.log.info("Replication user and binlog retention on %s %s", self.blue_cluster_id, kept)
+            return {"replication_user_on_blue": kept, "binlog_retention": kept}
+        started = time.monotonic()
+        blue = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id).sql(self.blue_cluster_id)
+        done = {
+            "replication_user_on_blue": drop_user_unless_read_only(blue, user),
+            "binlog_retention": restore_source_retention(blue, retired_replicas[0]),
+        }
+        self.log.info(
+            "No clone of ours will replicate from %s any more: replication user %s; retention %s (%.2fs)",
+            self.blue_cluster_id,
+            done["replication_user_on_blue"],
+            done["binlog_retention"],
+            time.monotonic() - started,
+        )
+        return done

@@ -27,7 +27,7 @@ _READ_ONLY_REFUSED = 1290
 REVERSE_CATCH_UP_SECONDS = 30
 
 
-def sibling_replicas(backend: Any, source_id: str, except_id: str) -> list[ClusterInfo]:
+def sibling_replicas(backend: Any, source_id: str, except_id: str | None = None) -> list[ClusterInfo]:
     """Our other clones that replicate from ``source_id``: they still need its user and retention."""
     found = backend.list_clusters(
         {MANAGED_BY_TAG: MANAGED_BY_VALUE, "source-cluster": source_id, REPLICATES_TAG: "true"}
@@ -194,7 +194,7 @@ class TeardownDeploymentOperator(BlueGreenTask):
             }
         return {
             "replication_user_on_green": self._step(
-                "drop the replication user on green", lambda: _drop_user(green, user)
+                "drop the replication user on green", lambda: drop_user_unless_read_only(green, user)
             ),
             "reverse_replication": self._step(
                 "end reverse replication on old blue",
@@ -209,10 +209,11 @@ class TeardownDeploymentOperator(BlueGreenTask):
             return {"replication_user_on_blue": kept, "binlog_retention": kept}
         return {
             "replication_user_on_blue": self._step(
-                "drop the replication user on blue", lambda: _drop_user(found.blue, user)
+                "drop the replication user on blue", lambda: drop_user_unless_read_only(found.blue, user)
             ),
             "binlog_retention": self._step(
-                "restore blue's binlog retention", lambda: _restore_retention(found.blue, found.green_info)
+                "restore blue's binlog retention",
+                lambda: restore_source_retention(found.blue, found.green_info),
             ),
         }
 
@@ -293,7 +294,7 @@ def _stop_replication(green: Any) -> str:
     return f"stopped and reset ({status.summary()})"
 
 
-def _drop_user(hook: Any, user: str) -> str:
+def drop_user_unless_read_only(hook: Any, user: str) -> str:
     from aurora_bluegreen.hooks.replication import StatementFailed
 
     try:
@@ -307,8 +308,9 @@ def _drop_user(hook: Any, user: str) -> str:
         )
 
 
-def _restore_retention(blue: Any, green_info: ClusterInfo | None) -> str:
-    recorded = (green_info.tags if green_info else {}).get(RETENTION_TAG)
+def restore_source_retention(blue: Any, clone_info: ClusterInfo | None) -> str:
+    """Put back the retention a clone of ours recorded before our first change to it."""
+    recorded = (clone_info.tags if clone_info else {}).get(RETENTION_TAG)
     if recorded is None:
         return "left as it is: nothing recorded before the deployment (it never changed it, or green is gone)"
     hours = None if recorded == UNSET else int(recorded)
