@@ -629,6 +629,34 @@ def test_retiring_the_last_replicating_qa_clone_cleans_up_blue(sandbox, connect,
     assert scalar(connect(still, "root"), "SELECT COUNT(*) FROM shop.orders") > 0
 
 
+def test_qa_retirement_killed_before_its_deletion_converges_on_retry(
+    sandbox, connect, planes, sql_dir, blue, monkeypatch
+):
+    from aurora_bluegreen.hooks.sandbox_backend import SandboxBackend
+
+    class WorkerKilled(BaseException):
+        pass
+
+    def killed(self, cluster_id):
+        raise WorkerKilled(cluster_id)
+
+    blue_root = connect(blue.id, "root")
+    retention_before = retention(blue_root)
+    night = datetime(2026, 3, 11, 2, 0, tzinfo=timezone.utc)
+    replicating, _ = qa_run(blue.id, planes, sql_dir, night, replicate=True)
+    with monkeypatch.context() as patched:
+        patched.setattr(SandboxBackend, "delete", killed)
+        with pytest.raises(WorkerKilled):
+            qa_run(blue.id, planes, sql_dir, night + timedelta(days=1), keep=0)
+    assert sandbox.find(replicating) is not None  # killed before its deletion, after blue's cleanup
+
+    _, results = qa_run(blue.id, planes, sql_dir, night + timedelta(days=2), keep=0)
+    assert replicating in results[-1]["retired"] and sandbox.find(replicating) is None
+    assert results[-1]["blue"]["replication_user_on_blue"] == f"{REPLICATION_LOGIN} did not exist"
+    assert not user_exists(blue_root, REPLICATION_LOGIN)
+    assert retention(blue_root) == retention_before
+
+
 def test_retiring_a_qa_clone_keeps_blue_set_up_while_another_replicates(
     sandbox, connect, planes, sql_dir, blue
 ):
