@@ -710,6 +710,25 @@ def test_failed_masking_deletes_the_unmasked_clone(sandbox, planes, sql_dir, blu
     assert sandbox.list_clusters(qa_tags(blue.id)) == []
 
 
+def test_masking_refuses_a_cluster_that_is_not_our_qa_clone(sandbox, connect, planes, sql_dir, blue):
+    mask = sql_dir.write("masking", "scrub.sql", MASKING)
+    blue_root = connect(blue.id, "root")
+    emails = scalar(blue_root, "SELECT COUNT(*) FROM shop.customers WHERE email LIKE '%@example.invalid'")
+    with pytest.raises(NotManagedByUs, match="not a QA clone made by aurora-bluegreen"):
+        MaskQaCloneOperator(
+            task_id="mask_qa",
+            cluster_id=blue.id,
+            masking_files=[mask],
+            sql_folder=sql_dir.folder("masking"),
+            **planes,
+        ).execute(context())
+    assert sandbox.find(blue.id) is not None
+    assert (
+        scalar(blue_root, "SELECT COUNT(*) FROM shop.customers WHERE email LIKE '%@example.invalid'")
+        == emails
+    )
+
+
 def test_symlinked_sql_dir_files_resolve_inside(sql_dir):
     """A link that stays inside the folder is fine: only leaving it is refused."""
     from aurora_bluegreen.sql_files import sql_file

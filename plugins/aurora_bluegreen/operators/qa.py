@@ -120,8 +120,20 @@ class _QaCloneTask(ClusterTask):
         self.cluster_id = cluster_id
 
     def _access(self) -> ClusterAccess:
+        """Refuses any cluster but a QA clone we made: masking writes over whatever it is given."""
+        from aurora_bluegreen.hooks.cluster_backend import NotManagedByUs
+        from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE
+        from aurora_bluegreen.qa_clones import QA_ROLE
+
         validation.cluster_identifier("cluster_id", self.cluster_id)
-        return super()._access()
+        access = super()._access()
+        tags = access.backend.describe(self.cluster_id).tags
+        if tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE or tags.get("role") != QA_ROLE:
+            raise NotManagedByUs(
+                f"{self.cluster_id} is not a QA clone made by aurora-bluegreen (tags {MANAGED_BY_TAG}="
+                f"{tags.get(MANAGED_BY_TAG)}, role={tags.get('role')}); refusing to change it"
+            )
+        return access
 
 
 class MaskQaCloneOperator(_QaCloneTask):
@@ -155,11 +167,17 @@ class MaskQaCloneOperator(_QaCloneTask):
         try:
             access.read_only_switch(self.cluster_id, clone).set_read_only(False)
             applied = run_sql_files(clone, files, f"QA clone {self.cluster_id}", self.log)
-        except Exception:
+        except Exception as error:
             self.log.error(
                 "Masking failed: deleting QA clone %s, which may hold unmasked data", self.cluster_id
             )
-            access.backend.delete(self.cluster_id)
+            try:
+                access.backend.delete(self.cluster_id)
+            except Exception as delete_error:
+                raise RuntimeError(
+                    f"masking failed ({error}), and QA clone {self.cluster_id}, which may hold unmasked "
+                    f"data, could not be deleted: {delete_error}; delete it by hand"
+                ) from error
             raise
         self.log.info(
             "Masked QA clone %s: %d statements, %d rows changed, in %.2fs",
