@@ -209,6 +209,7 @@ class StartQaReplicationOperator(StartBinlogReplicationOperator):
 
         if not self.replicate:
             raise AirflowSkipException("replicate is off: the QA clone is a still copy of blue")
+        self._check_inputs()  # before the clone is tagged
         access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
         record_source_retention(access, self.blue_cluster_id, self.green_cluster_id, self.log)
         return super().execute(context)

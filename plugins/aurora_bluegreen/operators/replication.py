@@ -64,9 +64,7 @@ class StartBinlogReplicationOperator(BaseOperator):
         self.dialect = dialect
 
     def execute(self, context: Any) -> dict[str, Any]:
-        validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)
-        validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours)
-        replication = validation.replication_credentials(self.replication_conn_id)
+        replication = self._check_inputs()
         user = replication.user
 
         access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
@@ -181,6 +179,12 @@ class StartBinlogReplicationOperator(BaseOperator):
                     f"{self.start_timeout}s: {status.summary() if status else 'not configured'}"
                 )
             time.sleep(0.2)
+
+    def _check_inputs(self) -> validation.ReplicationCredentials:
+        """Everything that can be refused before any change; returns the replication credentials."""
+        validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)
+        validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours)
+        return validation.replication_credentials(self.replication_conn_id)
 
     def _step(self, started: float, message: str, *args: Any) -> None:
         self.log.info(message + " in %.2fs", *args, time.monotonic() - started)
