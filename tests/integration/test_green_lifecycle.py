@@ -729,6 +729,20 @@ def test_masking_refuses_a_cluster_that_is_not_our_qa_clone(sandbox, connect, pl
     )
 
 
+def test_qa_replication_refuses_bad_input_before_tagging_anything(sandbox, planes, blue):
+    tags_before = sandbox.describe(blue.id).tags
+    with pytest.raises(InvalidInput, match="green_cluster_id"):
+        StartQaReplicationOperator(
+            task_id="replicate_qa",
+            replicate=True,
+            blue_cluster_id=blue.id,
+            green_cluster_id=blue.id,
+            replication_conn_id="life_repl",
+            **planes,
+        ).execute(context())
+    assert sandbox.describe(blue.id).tags == tags_before
+
+
 def test_symlinked_sql_dir_files_resolve_inside(sql_dir):
     """A link that stays inside the folder is fine: only leaving it is refused."""
     from aurora_bluegreen.sql_files import sql_file
