@@ -354,9 +354,9 @@ class RetireQaClonesOperator(BaseOperator):
         """Blue's user and retention go when the clones being retired are its last replicas of ours."""
         from aurora_bluegreen.operators.teardown import (
             REPLICATES_TAG,
-            drop_user_unless_read_only,
-            restore_source_retention,
+            release_source,
             sibling_replicas,
+            timed_step,
         )
 
         retired_replicas = [c for c in retire if c.tags.get(REPLICATES_TAG) == "true"]
@@ -370,21 +370,12 @@ class RetireQaClonesOperator(BaseOperator):
             for info in sibling_replicas(backend, self.blue_cluster_id)
             if info.cluster_id not in retired_ids
         ]
-        if still:
-            kept = f"kept: {', '.join(sorted(still))} still replicate from {self.blue_cluster_id}"
-            self.log.info("Replication user and binlog retention on %s %s", self.blue_cluster_id, kept)
-            return {"replication_user_on_blue": kept, "binlog_retention": kept}
-        started = time.monotonic()
-        blue = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id).sql(self.blue_cluster_id)
-        done = {
-            "replication_user_on_blue": drop_user_unless_read_only(blue, user),
-            "binlog_retention": restore_source_retention(blue, retired_replicas[0]),
-        }
-        self.log.info(
-            "No clone of ours will replicate from %s any more: replication user %s; retention %s (%.2fs)",
+        return release_source(
             self.blue_cluster_id,
-            done["replication_user_on_blue"],
-            done["binlog_retention"],
-            time.monotonic() - started,
+            sorted(still),
+            lambda: ClusterAccess(self.control_plane_conn_id, self.admin_conn_id).sql(self.blue_cluster_id),
+            user,
+            retired_replicas[0],
+            timed_step(self.log, "Retiring QA clones"),
+            self.log,
         )
-        return done

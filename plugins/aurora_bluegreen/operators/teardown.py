@@ -203,19 +203,15 @@ class TeardownDeploymentOperator(BlueGreenTask):
         }
 
     def _clean_blue(self, found: _Found, user: str) -> dict[str, str]:
-        if found.others:
-            kept = f"kept: {', '.join(found.others)} still replicate from {self.blue_cluster_id}"
-            self.log.info("Replication user and binlog retention on %s %s", self.blue_cluster_id, kept)
-            return {"replication_user_on_blue": kept, "binlog_retention": kept}
-        return {
-            "replication_user_on_blue": self._step(
-                "drop the replication user on blue", lambda: drop_user_unless_read_only(found.blue, user)
-            ),
-            "binlog_retention": self._step(
-                "restore blue's binlog retention",
-                lambda: restore_source_retention(found.blue, found.green_info),
-            ),
-        }
+        return release_source(
+            self.blue_cluster_id,
+            found.others,
+            lambda: found.blue,
+            user,
+            found.green_info,
+            self._step,
+            self.log,
+        )
 
     def _refuse_unless_our_green(self, info: ClusterInfo) -> None:
         expected = {MANAGED_BY_TAG: MANAGED_BY_VALUE, "role": "green", "source-cluster": self.blue_cluster_id}
@@ -269,10 +265,7 @@ class TeardownDeploymentOperator(BlueGreenTask):
         return f"ended: old blue no longer replicates from green ({status.summary()}){caught_up}"
 
     def _step(self, what: str, action: Callable[[], str]) -> str:
-        started = time.monotonic()
-        outcome = action()
-        self.log.info("Teardown: %s: %s (%.2fs)", what, outcome, time.monotonic() - started)
-        return outcome
+        return timed_step(self.log, "Teardown")(what, action)
 
 
 @dataclass(frozen=True)
@@ -292,6 +285,44 @@ def _stop_replication(green: Any) -> str:
     green.stop_replication()
     green.reset_external_source()
     return f"stopped and reset ({status.summary()})"
+
+
+def timed_step(log: Any, task: str) -> Callable[[str, Callable[[], str]], str]:
+    """Runs one clean-up step and logs what it did, on what, and how long it took."""
+
+    def step(what: str, action: Callable[[], str]) -> str:
+        started = time.monotonic()
+        outcome = action()
+        log.info("%s: %s: %s (%.2fs)", task, what, outcome, time.monotonic() - started)
+        return outcome
+
+    return step
+
+
+def release_source(
+    source_id: str,
+    replicas_left: list[str],
+    source: Callable[[], Any],
+    user: str,
+    recorded_on: ClusterInfo | None,
+    step: Callable[[str, Callable[[], str]], str],
+    log: Any,
+) -> dict[str, str]:
+    """Drop our replication user on the source and put its binlog retention back, unless other
+    clones of ours (``replicas_left``) still replicate from it; ``source`` gives its SQL hook."""
+    if replicas_left:
+        kept = f"kept: {', '.join(replicas_left)} still replicate from {source_id}"
+        log.info("Replication user and binlog retention on %s %s", source_id, kept)
+        return {"replication_user_on_blue": kept, "binlog_retention": kept}
+    hook = source()
+    return {
+        "replication_user_on_blue": step(
+            f"drop the replication user on {source_id}", lambda: drop_user_unless_read_only(hook, user)
+        ),
+        "binlog_retention": step(
+            f"restore {source_id}'s binlog retention", lambda: restore_source_retention(hook, recorded_on)
+        ),
+    }
 
 
 def drop_user_unless_read_only(hook: Any, user: str) -> str:
