@@ -20,12 +20,16 @@ missing_packages() {
     has_command mariadb-backup || echo mariadb-backup
     has_command pkg-config || echo pkg-config
     pkg-config --exists mysqlclient 2>/dev/null || echo default-libmysqlclient-dev
+    # mysqlclient is compiled from source: it needs a C compiler and Python's headers.
+    has_command gcc || echo gcc
     has_command python3 || echo python3
+    python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null || echo python3-dev
     # Debian's python3 cannot create a venv (no ensurepip) without python3-venv.
     python3 -c 'import ensurepip' 2>/dev/null || echo python3-venv
     # The browser test drives Debian's Chromium with Playwright; Playwright's own browser
-    # download is not used (and cannot be fetched everywhere).
-    [ -x /usr/bin/chromium ] || echo chromium
+    # download is not used (and cannot be fetched everywhere). Ubuntu ships Chromium only as a
+    # snap: there the package is skipped, and so is the browser test.
+    [ -x /usr/bin/chromium ] || ! apt-cache show chromium >/dev/null 2>&1 || echo chromium
 }
 
 install_packages() {
