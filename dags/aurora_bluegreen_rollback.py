@@ -7,9 +7,12 @@ up exactly, old blue becomes the writer. Nothing that green acknowledged is lost
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param
 
+from aurora_bluegreen.notifications import approval_notifiers_from_env
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.params import (
     CLUSTER_ID_SCHEMA,
@@ -70,6 +73,7 @@ with DAG(
         task_id="approve_switch_back",
         subject="Switch {{ params.green_cluster_id }} back to {{ params.blue_cluster_id }}?",
         body=APPROVAL_BODY,
+        notifiers=approval_notifiers_from_env(),
     )
     switch_back = CutoverOperator(
         task_id="switch_back",
@@ -80,7 +84,9 @@ with DAG(
         repoint=param("repoint"),
         replication_conn_id=param("replication_conn_id"),
         approval_task_id="approve_switch_back",
+        # A worker that dies mid-freeze leaves the writer read-only until the retry: not 5 minutes.
         retries=1,
+        retry_delay=timedelta(seconds=2),
         **planes,
     )
     verify = VerifyCutoverOperator(

@@ -342,13 +342,13 @@ class AuroraBackend:
             StartTime=created - _EVENT_LOOKBACK,
         )
         point = clone_point((event.get("Date"), event.get("Message", "")) for event in events)
-        blue_id = tag_dict(cluster.get("TagList")).get(SOURCE_CLUSTER_TAG)
-        gtid_group = self._gtid_mode_group(blue_id) if blue_id else None
         if point is not None:
             when = f" at {point.date:%Y-%m-%d %H:%M:%S %Z}" if point.date else ""
             return CloneCoordinates(
                 point.position, point.gtid_set, f"RDS event on {writer_id}{when}: {point.message}"
             )
+        blue_id = tag_dict(cluster.get("TagList")).get(SOURCE_CLUSTER_TAG)
+        gtid_group = self._gtid_mode_group(blue_id) if blue_id else None
         if gtid_group is not None:
             return CloneCoordinates(
                 None,

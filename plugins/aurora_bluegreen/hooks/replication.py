@@ -213,6 +213,7 @@ class ReplicationHook(MySqlHook):
 
     def connect(self) -> None:
         """Open the connection (and learn the dialect) now, ahead of time-critical statements."""
+        self._db()
         _ = self.dialect
 
     def start_snapshot(self) -> None:

@@ -213,7 +213,7 @@ def wait_until_ready(files: ServerFiles, pid: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if not is_running(pid, files):
-            raise ServerError(f"mariadbd (pid {pid}) exited while starting:\n{startup_log(files)}")
+            raise ServerExited(f"mariadbd (pid {pid}) exited while starting:\n{startup_log(files)}")
         # Probe with a bare socket first: a refused pymysql connect leaves its socket unclosed,
         # and the socket file appears (or is left from a crash) before the server listens.
         if _listening(files.socket):
