@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aurora_bluegreen.validation import InvalidInput
@@ -64,7 +65,9 @@ class Route53Repointer:
             zone_id, record_name, aws["aws_conn_id"], verify=aws.get("verify"), config=aws.get("config")
         )
 
+    @cached_property
     def _client(self) -> Any:
+        """Made once, by ``check()`` before the freeze: building a boto3 client takes tens of ms."""
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         # Route 53 is a global service; the connection's region does not apply to it.
@@ -76,7 +79,7 @@ class Route53Repointer:
         """The zone exists and holds the name, and the name is free or already a CNAME."""
         from aurora_bluegreen.hooks.aurora_backend import AwsCallFailed, aws_call
 
-        client = self._client()
+        client = self._client
         target = f"route53:{self.zone_id}/{self.record_name}"
         try:
             zone = (
@@ -109,7 +112,7 @@ class Route53Repointer:
         from aurora_bluegreen.hooks.aurora_backend import aws_call
 
         change = aws_call(
-            self._client(),
+            self._client,
             "change_resource_record_sets",
             HostedZoneId=self.zone_id,
             ChangeBatch={
@@ -157,7 +160,9 @@ class SecretsManagerRepointer:
             config=aws.get("config"),
         )
 
+    @cached_property
     def _hook(self) -> Any:
+        """Made once, by ``check()`` before the freeze: building a boto3 client takes tens of ms."""
         from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
 
         return SecretsManagerHook(
@@ -166,12 +171,12 @@ class SecretsManagerRepointer:
 
     def check(self) -> None:
         """The secret exists in the connection's region and is a JSON object with a ``host``."""
-        self._read(self._hook())
+        self._read(self._hook)
 
     def repoint(self, host: str, port: int, cluster_id: str) -> str:
         from aurora_bluegreen.hooks.aurora_backend import aws_call
 
-        hook = self._hook()
+        hook = self._hook
         values = self._read(hook)
         changed = ["host"]
         values["host"] = host
