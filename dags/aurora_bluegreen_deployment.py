@@ -5,8 +5,9 @@ optional migration files (``sql/migrations/`` next to this file) are applied to 
 replicates, the optional check files (``sql/checks/``) run on green afterwards, and both results
 are in the approval's body.
 
-Kept cheap to parse: only operator classes are imported here; hooks, drivers and boto3 load
-inside the tasks.
+Parse cost: only operator classes are imported here, and no task does work at parse time. The
+AWS-only tasks (snapshot, readers) are the amazon provider's classes, so parsing does load boto3:
+about 0.2 s on top of Airflow's own imports.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def test_deployment_in_the_ui(sandbox, airflow_stack, airflow, ui_connections):
         assert f"{lag['seconds_behind']} s (threshold 5 s)" in shown, shown
         assert f"sandbox:{ENDPOINT}" in shown, shown
 
-        # Answering within about a second of the request races the 3.3.2 scheduler (see FACTS).
+        # Answering within a second or so races the 3.3.2 scheduler (README, troubleshooting 13).
         wait_until_settled(request["created_at"])
         page.get_by_role("button", name="Approve", exact=True).click()
         page.get_by_text("Response received at").wait_for()
