@@ -319,6 +319,37 @@ def test_rds_managed_master_password_is_read_by_the_secret_arn_rds_reports(backe
         backend.master_user_credentials("managed", arn.replace("managed", "other") + "x")
 
 
+def test_master_user_connection_takes_the_rds_managed_password_only_when_its_extra_names_it(backend, rds):
+    import json
+
+    from airflow.sdk import Connection
+
+    from aurora_bluegreen.cluster_access import with_master_user_secret
+
+    rds.create_db_cluster(
+        DBClusterIdentifier="managed",
+        Engine="aurora-mysql",
+        EngineVersion="8.0.mysql_aurora.3.06.0",
+        MasterUsername="admin",
+        ManageMasterUserPassword=True,
+    )
+    arn = cluster(rds, "managed")["MasterUserSecret"]["SecretArn"]
+    plain = Connection(conn_id="admin", conn_type="mysql", login="someone", password="typed")
+    assert with_master_user_secret(plain, lambda: pytest.fail("no secret named: no lookup")) is plain
+
+    extra = {"master_user_secret_arn": arn, "master_user_secret_cluster": "managed"}
+    managed = Connection(conn_id="admin", conn_type="mysql", login="someone", extra=json.dumps(extra))
+    resolved = with_master_user_secret(managed, lambda: backend)
+    assert (resolved.login, resolved.password) == backend.master_user_credentials("managed", arn)
+    assert resolved.login == "admin" and resolved.password
+
+    no_cluster = Connection(
+        conn_id="admin", conn_type="mysql", extra=json.dumps({"master_user_secret_arn": arn})
+    )
+    with pytest.raises(ValueError, match="master_user_secret_cluster"):
+        with_master_user_secret(no_cluster, lambda: backend)
+
+
 def test_clusters_are_found_by_our_tags_and_only_ours_get_new_tags(backend, blue):
     backend.clone(clone_spec(blue))
     found = backend.list_clusters({"managed-by": "aurora-bluegreen", "source-cluster": "blue"})

@@ -71,6 +71,7 @@ class ReplicaLagSensor(BaseSensorOperator):
                 poll_interval=self.poke_interval,
                 timeout=self.timeout,
                 dialect=self.dialect,
+                control_plane_conn_id=self.control_plane_conn_id,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout + 60),

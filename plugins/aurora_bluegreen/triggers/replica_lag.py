@@ -20,6 +20,7 @@ class ReplicaLagTrigger(BaseTrigger):
         poll_interval: float,
         timeout: float,
         dialect: str | None = None,
+        control_plane_conn_id: str | None = None,
     ) -> None:
         super().__init__()
         self.admin_conn_id = admin_conn_id
@@ -29,6 +30,7 @@ class ReplicaLagTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.dialect = dialect
+        self.control_plane_conn_id = control_plane_conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -41,6 +43,7 @@ class ReplicaLagTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "timeout": self.timeout,
                 "dialect": self.dialect,
+                "control_plane_conn_id": self.control_plane_conn_id,
             },
         )
 
@@ -48,9 +51,17 @@ class ReplicaLagTrigger(BaseTrigger):
         from airflow.sdk import BaseHook
 
         from aurora_bluegreen.catchup import lag_verdict
+        from aurora_bluegreen.cluster_access import with_master_user_secret
+        from aurora_bluegreen.hooks.cluster_backend import backend_for_connection
         from aurora_bluegreen.hooks.replication import ReplicationHook
 
         conn = await BaseHook.aget_connection(self.admin_conn_id)
+        if self.control_plane_conn_id is not None:
+            # The password may be one RDS manages in Secrets Manager: read it as the operators do.
+            plane = await BaseHook.aget_connection(self.control_plane_conn_id)
+            conn = await asyncio.to_thread(
+                with_master_user_secret, conn, lambda: backend_for_connection(plane)
+            )
         hook = ReplicationHook(
             self.admin_conn_id, host=self.host, port=self.port, dialect=self.dialect, connection=conn
         )
