@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from aurora_bluegreen.errors import ClusterStateError, WaitTimedOut
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -52,7 +54,7 @@ class ClusterAccess:
 
         info = self.backend.describe(cluster_id)
         if not info.endpoint or not info.port:
-            raise RuntimeError(f"cluster {cluster_id} has no endpoint yet (status {info.status})")
+            raise ClusterStateError(f"cluster {cluster_id} has no endpoint yet (status {info.status})")
         return ReplicationHook(
             self.admin_conn_id,
             host=info.endpoint,
@@ -104,7 +106,7 @@ class ClusterReadOnly:
         deadline = time.monotonic() + CONTROL_PLANE_READ_ONLY_SECONDS
         while self.hook.read_only() != read_only:
             if time.monotonic() > deadline:
-                raise RuntimeError(
+                raise WaitTimedOut(
                     f"{self.cluster_id}: read_only is still {not read_only} "
                     f"{CONTROL_PLANE_READ_ONLY_SECONDS}s after the control plane changed it"
                 )

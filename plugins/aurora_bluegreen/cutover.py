@@ -25,6 +25,13 @@ from typing import Any, Protocol
 
 from aurora_bluegreen.catchup import is_caught_up
 from aurora_bluegreen.consistency import ConsistencyCheck
+from aurora_bluegreen.errors import (
+    ClusterStateError,
+    CutoverFailed,
+    GuardrailFailed,
+    ReplicationBroken,
+    WaitTimedOut,
+)
 from aurora_bluegreen.gtid import GtidSet
 from aurora_bluegreen.guardrails import (
     GtidHistory,
@@ -36,18 +43,6 @@ from aurora_bluegreen.guardrails import (
 from aurora_bluegreen.models import BinlogPosition, CutoverReport, CutoverStep, ReplicaStatus
 
 log = logging.getLogger(__name__)
-
-
-class CutoverFailed(RuntimeError):
-    """The cutover did not complete; ``report`` says how far it got and whether it rolled back."""
-
-    def __init__(self, message: str, report: CutoverReport) -> None:
-        super().__init__(message)
-        self.report = report
-
-
-class GuardrailFailed(RuntimeError):
-    """A check before the freeze failed; nothing was changed."""
 
 
 class ReadOnlySwitch(Protocol):
@@ -291,7 +286,7 @@ class Cutover:
                 self.blue.start_replication()
                 status = self._until_replicating(self.blue)
                 if status is None or not status.is_running:
-                    raise RuntimeError(status.error or status.summary() if status else "not configured")
+                    raise ReplicationBroken(status.error or status.summary() if status else "not configured")
                 report.reverse_replication = (
                     f"{self.blue_cluster_id} replicates from green since {report.green_start_position}"
                 )
@@ -338,19 +333,19 @@ class Cutover:
     def _wait_for_green(self, final: BinlogPosition, deadline: float, report: CutoverReport) -> str:
         remaining = deadline - self.clock()
         if remaining <= 0 or not self.green.wait_for_position(final, remaining):
-            raise TimeoutError(
+            raise WaitTimedOut(
                 f"green did not reach {final} within the {self.limits.max_freeze_seconds}s freeze budget"
             )
         status = self.green.replica_status()
         if status is None or not is_caught_up(final, status):
             executed = status.exec_position if status else None
-            raise RuntimeError(f"green executed {executed}, not exactly blue's final {final}")
+            raise ReplicationBroken(f"green executed {executed}, not exactly blue's final {final}")
         report.green_executed_position = status.exec_position
         return f"green executed exactly {final}"
 
     def _within_budget(self, deadline: float) -> None:
         if self.clock() > deadline:
-            raise TimeoutError(f"freeze budget of {self.limits.max_freeze_seconds}s ran out")
+            raise WaitTimedOut(f"freeze budget of {self.limits.max_freeze_seconds}s ran out")
 
     def _roll_back(self, report: CutoverReport, progress: _Progress) -> None:
         """Put both clusters back as before the freeze, so the application resumes on blue.
@@ -384,7 +379,7 @@ class Cutover:
     def _reattach_green(self, report: CutoverReport) -> None:
         resume_at = report.green_executed_position
         if resume_at is None:
-            raise RuntimeError("green was reset without a known position")
+            raise ClusterStateError("green was reset without a known position")
         source = self.source_for_rollback
         self.green.set_external_source(source.host, source.port, source.user, source.password, resume_at)
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from aurora_bluegreen.validation import InvalidInput
+from aurora_bluegreen.errors import InvalidInput
 
 _AURORA_VERSION = re.compile(r"^(?P<mysql>\d+\.\d+)\.(?:mysql_aurora\.(?P<aurora>\d+(?:\.\d+)*)|\w+)")
 _FAST_READ_ONLY_SINCE = (3, 6)

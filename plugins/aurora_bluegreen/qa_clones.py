@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from aurora_bluegreen.errors import InvalidInput
 from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, ClusterInfo
-from aurora_bluegreen.validation import InvalidInput, cluster_identifier
+from aurora_bluegreen.validation import cluster_identifier
 
 QA_ROLE = "qa"
 STAMP_TAG = "qa-stamp"

@@ -39,7 +39,8 @@ class SandboxEndpointRepointer:
 
 def parse_repoint_target(target: str, field: str = "repoint") -> tuple[str, str]:
     """Split and check a target like 'sandbox:app' before anything changes; errors name ``field``."""
-    from aurora_bluegreen.validation import InvalidInput, sql_identifier
+    from aurora_bluegreen.errors import InvalidInput
+    from aurora_bluegreen.validation import sql_identifier
 
     kind, _, name = (target or "").partition(":")
     if kind == "none" and not name:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from aurora_bluegreen.validation import InvalidInput
+from aurora_bluegreen.errors import InvalidInput
 
 DEFAULT_TTL = 5
 """Seconds resolvers may keep the old answer after the cutover: short, so clients move quickly."""
@@ -77,7 +77,8 @@ class Route53Repointer:
 
     def check(self) -> None:
         """The zone exists and holds the name, and the name is free or already a CNAME."""
-        from aurora_bluegreen.hooks.aurora_backend import AwsCallFailed, aws_call
+        from aurora_bluegreen.errors import AwsCallFailed
+        from aurora_bluegreen.hooks.aurora_backend import aws_call
 
         client = self._client
         target = f"route53:{self.zone_id}/{self.record_name}"
@@ -195,7 +196,8 @@ class SecretsManagerRepointer:
         )
 
     def _read(self, hook: Any) -> dict[str, Any]:
-        from aurora_bluegreen.hooks.aurora_backend import AwsCallFailed, aws_call
+        from aurora_bluegreen.errors import AwsCallFailed
+        from aurora_bluegreen.hooks.aurora_backend import aws_call
 
         target = f"secretsmanager:{self.secret_id}"
         arn = _SECRET_ARN.match(self.secret_id)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aurora_bluegreen.validation import InvalidInput
+from aurora_bluegreen.errors import InvalidInput
 
 # Plain relative names only: the rule is also the trigger form's JSON-schema pattern.
 FILE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]*\.sql$"

@@ -11,14 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from aurora_bluegreen.errors import SqlFileFailed
 from aurora_bluegreen.sql_files import SqlFile, hide_passwords, one_line
 
 if TYPE_CHECKING:
     from aurora_bluegreen.hooks.replication import ReplicationHook
-
-
-class SqlFileFailed(RuntimeError):
-    """A statement of a file failed; the message names the file, the statement and the server's error."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ def run_sql_files(
 def _run_one(
     hook: ReplicationHook, sql_file: SqlFile, number: int, statement: str, where: str, log: Any
 ) -> AppliedStatement:
-    from aurora_bluegreen.hooks.replication import StatementFailed
+    from aurora_bluegreen.errors import StatementFailed
 
     try:
         result = hook.run_sql(statement)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from aurora_bluegreen.errors import InvalidInput
+
 _CLUSTER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 _USER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,15}$")
 _SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
@@ -12,15 +14,6 @@ _SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
 CLUSTER_ID_RULE = "1-63 letters, digits or hyphens; first a letter; no trailing hyphen; no '--'"
 USER_NAME_RULE = "4-16 letters, digits or underscores; first a letter"
 MAX_BINLOG_RETENTION_HOURS = 2160
-
-
-class InvalidInput(ValueError):
-    """Raised for a user input that breaks a rule; the message names the field."""
-
-    def __init__(self, field: str, value: object, rule: str) -> None:
-        self.field = field
-        self.rule = rule
-        super().__init__(f"{field}={value!r} is invalid: must be {rule}")
 
 
 def cluster_identifier(field: str, value: object) -> str:

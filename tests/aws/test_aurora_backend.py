@@ -18,11 +18,11 @@ from moto_aws import (
     tags_of,
 )
 
-from aurora_bluegreen.hooks.aurora_backend import AuroraBackend, AwsCallFailed, CloneCoordinatesMissing
-from aurora_bluegreen.hooks.cluster_backend import NotManagedByUs, backend_for_connection
+from aurora_bluegreen.errors import AwsCallFailed, CloneCoordinatesMissing, InvalidInput, NotManagedByUs
+from aurora_bluegreen.hooks.aurora_backend import AuroraBackend
+from aurora_bluegreen.hooks.cluster_backend import backend_for_connection
 from aurora_bluegreen.models import BinlogPosition
 from aurora_bluegreen.parameter_groups import Level, owned_group_name
-from aurora_bluegreen.validation import InvalidInput
 
 GREEN_CLUSTER_GROUP = owned_group_name("green", Level.CLUSTER)
 GREEN_INSTANCE_GROUP = owned_group_name("green", Level.INSTANCE)

@@ -9,6 +9,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 from moto_aws import AWS_CONN_ID, REGION, clone_spec
 
+from aurora_bluegreen.errors import InvalidInput
 from aurora_bluegreen.links import AuroraClusterLink, BinlogLagDashboardLink
 from aurora_bluegreen.operators.dashboard import (
     BinlogLagDashboardOperator,
@@ -16,7 +17,6 @@ from aurora_bluegreen.operators.dashboard import (
     dashboard_body,
     dashboard_name,
 )
-from aurora_bluegreen.validation import InvalidInput
 
 NAME = f"Aurora-Binlog-Replication-Lag-{REGION}-green-writer"
 

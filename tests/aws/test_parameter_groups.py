@@ -2,6 +2,7 @@
 
 import pytest
 
+from aurora_bluegreen.errors import InvalidInput
 from aurora_bluegreen.parameter_groups import (
     Action,
     EngineVersion,
@@ -11,7 +12,6 @@ from aurora_bluegreen.parameter_groups import (
     plan_group,
     refusal_to_modify,
 )
-from aurora_bluegreen.validation import InvalidInput
 
 AURORA3 = EngineVersion.parse("aurora-mysql", "8.0.mysql_aurora.3.06.0")
 AURORA2 = EngineVersion.parse("aurora-mysql", "5.7.mysql_aurora.2.11.2")

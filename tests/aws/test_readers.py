@@ -8,8 +8,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
 from moto_aws import AWS_CONN_ID, clone_spec, tags_of
 
+from aurora_bluegreen.errors import InvalidInput, NotManagedByUs
 from aurora_bluegreen.hooks.aurora_backend import InstanceInfo
-from aurora_bluegreen.hooks.cluster_backend import NotManagedByUs
 from aurora_bluegreen.operators.readers import (
     AuroraReadersOperator,
     ReadersAvailableTrigger,
@@ -17,7 +17,6 @@ from aurora_bluegreen.operators.readers import (
     reader_ids,
     readers_verdict,
 )
-from aurora_bluegreen.validation import InvalidInput
 
 ZONES = ["az-a", "az-b", "az-c"]
 

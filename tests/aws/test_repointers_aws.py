@@ -8,9 +8,9 @@ import boto3
 import pytest
 from moto_aws import REGION
 
+from aurora_bluegreen.errors import InvalidInput
 from aurora_bluegreen.repointers import parse_repoint_target, repointer_for
 from aurora_bluegreen.repointers_aws import Route53Repointer, SecretsManagerRepointer
-from aurora_bluegreen.validation import InvalidInput
 
 GREEN = "green.cluster-abc.eu-west-1.rds.amazonaws.com"
 ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:app/db-AbCdEf"

@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from aurora_bluegreen.demo.airflow_rest import AirflowRestClient, AirflowRestError
+from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
+from aurora_bluegreen.errors import AirflowRestError
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 
 DAG_ID = "aurora_bluegreen_deployment"

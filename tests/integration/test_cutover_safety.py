@@ -17,7 +17,8 @@ import time
 import pytest
 
 from aurora_bluegreen.cluster_access import ClusterAccess
-from aurora_bluegreen.cutover import Cutover, CutoverFailed, CutoverLimits, SourceEndpoint
+from aurora_bluegreen.cutover import Cutover, CutoverLimits, SourceEndpoint
+from aurora_bluegreen.errors import ClusterUnreachable, CutoverFailed
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
@@ -353,7 +354,7 @@ def lag_sensor(pair):
 
 def test_sensor_fails_fast_and_clearly_when_green_dies(sandbox, pair):
     sandbox.stop_server(pair["green"], kill=True)
-    with pytest.raises(RuntimeError, match=f"cannot read replication status on green {pair['green']}"):
+    with pytest.raises(ClusterUnreachable, match=f"cannot read replication status on green {pair['green']}"):
         lag_sensor(pair).poke({})
 
 

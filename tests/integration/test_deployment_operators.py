@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from aurora_bluegreen.cutover import CutoverFailed
+from aurora_bluegreen.errors import CutoverFailed, InvalidInput
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
-from aurora_bluegreen.validation import InvalidInput
 
 pytestmark = pytest.mark.integration
 

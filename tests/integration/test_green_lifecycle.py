@@ -17,15 +17,11 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from aurora_bluegreen.hooks.cluster_backend import NotManagedByUs
+from aurora_bluegreen.errors import InvalidInput, MigrationBrokeReplication, NotManagedByUs, SqlFileFailed
 from aurora_bluegreen.operators.checks import RunChecksOperator, checks_markdown
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator
-from aurora_bluegreen.operators.migrations import (
-    ApplyMigrationsOperator,
-    MigrationBrokeReplication,
-    migrations_markdown,
-)
+from aurora_bluegreen.operators.migrations import ApplyMigrationsOperator, migrations_markdown
 from aurora_bluegreen.operators.qa import (
     MaskQaCloneOperator,
     PlanQaRefreshOperator,
@@ -43,8 +39,6 @@ from aurora_bluegreen.operators.teardown import (
 from aurora_bluegreen.qa_clones import READY_TAG, qa_tags
 from aurora_bluegreen.sandbox.endpoints import read_endpoint
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
-from aurora_bluegreen.sql_runner import SqlFileFailed
-from aurora_bluegreen.validation import InvalidInput
 
 pytestmark = pytest.mark.integration
 

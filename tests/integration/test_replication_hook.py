@@ -15,15 +15,15 @@ import pymysql
 import pytest
 
 from aurora_bluegreen.catchup import LagState, is_caught_up, lag_verdict
-from aurora_bluegreen.gtid import MariadbGtidSet
-from aurora_bluegreen.hooks.dialects import Dialect, Engine, ReadOnlyNeedsControlPlane
-from aurora_bluegreen.hooks.replication import (
-    ReplicationHook,
+from aurora_bluegreen.errors import (
+    ReadOnlyNeedsControlPlane,
     ReplicationNotRunning,
     StatementFailed,
     UserNotManagedByUs,
-    redact,
 )
+from aurora_bluegreen.gtid import MariadbGtidSet
+from aurora_bluegreen.hooks.dialects import Dialect, Engine
+from aurora_bluegreen.hooks.replication import ReplicationHook, redact
 from aurora_bluegreen.models import BinlogPosition, CloneSpec
 from aurora_bluegreen.sandbox import Sandbox
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER, order_row

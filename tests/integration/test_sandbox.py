@@ -15,9 +15,10 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from aurora_bluegreen.hooks.cluster_backend import ClusterNotFound, NotManagedByUs, backend_for_connection
+from aurora_bluegreen.errors import CloneConflict, ClusterNotFound, NotManagedByUs
+from aurora_bluegreen.hooks.cluster_backend import backend_for_connection
 from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, CloneSpec
-from aurora_bluegreen.sandbox import CloneConflict, Sandbox, server
+from aurora_bluegreen.sandbox import Sandbox, server
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER, order_row
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 from aurora_bluegreen.sandbox.server import ServerFiles

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
 
-from aurora_bluegreen.validation import InvalidInput
+from aurora_bluegreen.errors import InvalidInput
 
 DAGS_DIR = Path(__file__).parents[2] / "dags"
 DAG_FILE = DAGS_DIR / "aurora_bluegreen_deployment.py"

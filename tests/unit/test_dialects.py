@@ -2,11 +2,11 @@
 
 import pytest
 
+from aurora_bluegreen.errors import ReadOnlyNeedsControlPlane
 from aurora_bluegreen.hooks import dialects
 from aurora_bluegreen.hooks.dialects import (
     Dialect,
     Engine,
-    ReadOnlyNeedsControlPlane,
     ServerVersion,
     Statement,
     detect_dialect,

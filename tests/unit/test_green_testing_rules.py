@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from aurora_bluegreen.errors import InvalidInput
 from aurora_bluegreen.models import ClusterInfo
 from aurora_bluegreen.operators.checks import check_verdict, checks_markdown, is_true
 from aurora_bluegreen.operators.migrations import migrations_markdown
@@ -22,7 +23,6 @@ from aurora_bluegreen.qa_clones import (
     qa_tags,
 )
 from aurora_bluegreen.sql_files import one_line, split_statements, sql_file, sql_files
-from aurora_bluegreen.validation import InvalidInput
 
 DAG_FILE = Path(__file__).parents[2] / "dags" / "aurora_bluegreen_deployment.py"
 

@@ -1,7 +1,7 @@
 import pytest
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.validation import InvalidInput
+from aurora_bluegreen.errors import InvalidInput
 
 
 @pytest.mark.parametrize("value", ["a", "blue", "prod-db-1", "A" + "b" * 62])

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from aurora_bluegreen.errors import AirflowRestError, DemoError, WaitTimedOut
+
 T = TypeVar("T")
 
 # Dag-run states after which nothing will change without a person clearing tasks.
@@ -22,15 +24,6 @@ TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 # races the scheduler and fails the task ("finished with state success, but the task instance's
 # state attribute is queued"). Answering 8 s after the request appeared always worked.
 APPROVAL_SETTLE_SECONDS = 8.0
-
-
-class AirflowRestError(RuntimeError):
-    """A non-2xx answer, with the method, path and body that explain it."""
-
-    def __init__(self, method: str, path: str, status_code: int, body: str) -> None:
-        super().__init__(f"{method} {path} -> HTTP {status_code}: {body[:2000]}")
-        self.status_code = status_code
-        self.body = body
 
 
 class AirflowRestClient:
@@ -114,7 +107,7 @@ class AirflowRestClient:
         result = self._request("PATCH", "/api/v2/connections", json=body).json()
         errors = result.get("create", {}).get("errors") or []
         if errors:
-            raise RuntimeError(f"could not register connections: {errors}")
+            raise DemoError(f"could not register connections: {errors}")
 
     # -- DAGs and runs ----------------------------------------------------------------------------
 
@@ -208,7 +201,7 @@ class AirflowRestClient:
             return pending[0]
         run = self.get_dag_run(dag_id, run_id)
         if run["state"] in TERMINAL_RUN_STATES:
-            raise RuntimeError(
+            raise DemoError(
                 f"dag run {run_id} ended {run['state']} before asking for approval; "
                 f"task states: {self.task_states(dag_id, run_id)}"
             )
@@ -247,7 +240,7 @@ def poll_until(check: Callable[[], T | None], timeout: float, poll_seconds: floa
         if result is not None:
             return result
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"gave up waiting {timeout:.0f} s for {what}")
+            raise WaitTimedOut(f"gave up waiting {timeout:.0f} s for {what}")
         time.sleep(poll_seconds)
 
 

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import httpx
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient, poll_until
+from aurora_bluegreen.errors import AirflowStackError
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 ADMIN_USER = "admin"
@@ -43,10 +44,6 @@ T = TypeVar("T")
 _SECRETS_FILE = "secrets.json"
 _PIDS_FILE = "pids.json"
 _MIGRATED_STAMP = "migrated-airflow-version"
-
-
-class AirflowStackError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)

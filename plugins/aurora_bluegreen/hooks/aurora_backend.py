@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_bluegreen.binlog_event import clone_point
-from aurora_bluegreen.hooks.cluster_backend import ClusterNotFound, NotManagedByUs
+from aurora_bluegreen.errors import (
+    AwsCallFailed,
+    CloneCoordinatesMissing,
+    ClusterNotFound,
+    ClusterStateError,
+    InvalidInput,
+    NotManagedByUs,
+    WaitTimedOut,
+)
 from aurora_bluegreen.models import (
     MANAGED_BY_TAG,
     MANAGED_BY_VALUE,
@@ -39,7 +47,6 @@ from aurora_bluegreen.parameter_groups import (
     plan_group,
     refusal_to_modify,
 )
-from aurora_bluegreen.validation import InvalidInput
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.rds import RdsHook
@@ -77,22 +84,6 @@ _THROTTLED = frozenset(
 )
 # IAM names a few services differently from their API endpoint.
 _IAM_PREFIX = {"monitoring": "cloudwatch"}
-
-
-class AwsCallFailed(RuntimeError):
-    """An AWS API call failed. The message names the IAM action; it never holds credentials."""
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-    @property
-    def not_found(self) -> bool:
-        return self.code in _NOT_FOUND
-
-
-class CloneCoordinatesMissing(RuntimeError):
-    """Neither the crash-recovery event nor GTID mode tells where green's data ends on blue."""
 
 
 def aws_call(client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
@@ -136,7 +127,7 @@ def _failure(client: Any, operation: str, error: Exception) -> AwsCallFailed:
             "; AWS throttled the call: retry the task, or let boto retry longer with "
             '{"config_kwargs": {"retries": {"mode": "adaptive", "max_attempts": 10}}} in the connection extra'
         )
-    return AwsCallFailed(f"{action} failed: {code}: {message}{hint}", code)
+    return AwsCallFailed(f"{action} failed: {code}: {message}{hint}", code, not_found=code in _NOT_FOUND)
 
 
 def skip_unless_aws(conn_id: str | None, what: str) -> None:
@@ -385,7 +376,9 @@ class AuroraBackend:
             writer_id = _writer_id(cluster)
             writer = self._instance(writer_id) if writer_id else None
             if writer is None:
-                raise RuntimeError(f"{cluster_id} has no writer instance whose read_only could be switched")
+                raise ClusterStateError(
+                    f"{cluster_id} has no writer instance whose read_only could be switched"
+                )
             name = writer["DBParameterGroups"][0]["DBParameterGroupName"]
         facts = self._group_facts(level, [name]).get(name)
         refusal = (
@@ -416,7 +409,7 @@ class AuroraBackend:
                 "not create it and will not delete it"
             )
         if cluster.get("DeletionProtection"):
-            raise RuntimeError(
+            raise NotManagedByUs(
                 f"{cluster_id} has deletion protection on; aurora-bluegreen never turns it off"
             )
         members = sorted(cluster.get("DBClusterMembers", []), key=lambda member: member["IsClusterWriter"])
@@ -887,5 +880,5 @@ def _wait_until(condition: Callable[[], bool], timeout: float, what: str, interv
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout:.0f}s for {what}")
+            raise WaitTimedOut(f"waited {timeout:.0f}s for {what}")
         time.sleep(interval)

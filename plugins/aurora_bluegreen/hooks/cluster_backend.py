@@ -17,14 +17,6 @@ if TYPE_CHECKING:
 SANDBOX_CONN_TYPE = "aurora_sandbox"
 
 
-class ClusterNotFound(LookupError):
-    pass
-
-
-class NotManagedByUs(PermissionError):
-    """Raised instead of touching a cluster this tool did not create."""
-
-
 class ClusterBackend(Protocol):
     def clone(self, spec: CloneSpec) -> ClusterInfo:
         """Start a copy-on-write clone plus its writer; return the existing one if we made it already."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 
+from aurora_bluegreen.errors import ReadOnlyNeedsControlPlane
 from aurora_bluegreen.models import BinlogPosition
 
 
@@ -57,10 +58,6 @@ class Dialect(str, Enum):
 class Engine(str, Enum):
     MYSQL = "mysql"
     MARIADB = "mariadb"
-
-
-class ReadOnlyNeedsControlPlane(NotImplementedError):
-    """Raised where SQL cannot switch read_only; the cluster's parameter group must do it."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,12 @@ import attrs
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 
 from aurora_bluegreen.consistency import TableShape
+from aurora_bluegreen.errors import (
+    ClusterStateError,
+    ReplicationNotRunning,
+    StatementFailed,
+    UserNotManagedByUs,
+)
 from aurora_bluegreen.gtid import GtidSet, MariadbGtidSet, MysqlGtidSet
 from aurora_bluegreen.guardrails import GtidHistory
 from aurora_bluegreen.hooks import dialects
@@ -32,24 +38,6 @@ _NO_SUCH_GRANT = 1141
 _CONNECTION_LOST = {2006, 2013}
 # Same on MySQL and MariaDB: rows the previous statement on this connection changed.
 _ROW_COUNT = Statement("SELECT ROW_COUNT()")
-
-
-class StatementFailed(RuntimeError):
-    """A statement failed on a server. The message names the server and never holds a secret."""
-
-    def __init__(self, message: str, errno: int | None, server_error: str = "") -> None:
-        super().__init__(message)
-        self.errno = errno
-        self.server_error = server_error
-        """Just the server's error, ``(errno) text``, for messages that name the statement themselves."""
-
-
-class ReplicationNotRunning(RuntimeError):
-    """The server cannot make progress towards a source position: it is not replicating."""
-
-
-class UserNotManagedByUs(PermissionError):
-    """Raised instead of changing or dropping a user that has more than REPLICATION SLAVE."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +153,7 @@ class ReplicationHook(MySqlHook):
         """Where this server's binary log ends now."""
         rows = self._rows(dialects.show_source_status(self.dialect, self.server_version.number))
         if not rows:
-            raise RuntimeError(f"{self.endpoint} has binary logging off: it reports no binlog position")
+            raise ClusterStateError(f"{self.endpoint} has binary logging off: it reports no binlog position")
         return BinlogPosition(rows[0]["File"], int(rows[0]["Position"]))
 
     def executed_gtid_set(self) -> GtidSet:
@@ -419,7 +407,7 @@ class ReplicationHook(MySqlHook):
     def _first_row(self, statement: Statement) -> tuple[Any, ...]:
         rows = self._rows(statement)
         if not rows:
-            raise RuntimeError(f"{self.endpoint}: {statement.sql} returned no row")
+            raise StatementFailed(f"{self.endpoint}: {statement.sql} returned no row", None)
         return tuple(rows[0].values())
 
     def _failure(self, statement: Statement, error: Exception, secret: str | None) -> StatementFailed:

@@ -90,7 +90,7 @@ class RunChecksOperator(ClusterTask):
         return summary
 
     def _run_check(self, green: Any, check: Any) -> dict[str, Any]:
-        from aurora_bluegreen.hooks.replication import StatementFailed
+        from aurora_bluegreen.errors import StatementFailed
 
         name = Path(check.name).stem
         started = time.monotonic()

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
+from aurora_bluegreen.errors import ClusterStateError, WaitTimedOut
 from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, CloneResult, CloneSpec
 
 
@@ -107,7 +108,7 @@ class CloneClusterOperator(BaseOperator):
         from aurora_bluegreen.hooks.cluster_backend import get_backend
 
         if event.get("status") != "ready":
-            raise RuntimeError(event.get("message", f"clone {self.cluster_id} did not become ready"))
+            raise ClusterStateError(event.get("message", f"clone {self.cluster_id} did not become ready"))
         self._reused = reused
         return self._result(get_backend(self.control_plane_conn_id))
 
@@ -118,7 +119,7 @@ class CloneClusterOperator(BaseOperator):
             if info.is_available and backend.clone_coordinates(self.cluster_id) is not None:
                 return self._result(backend)
             time.sleep(self.poll_interval)
-        raise TimeoutError(f"clone {self.cluster_id} not ready after {self.wait_timeout}s")
+        raise WaitTimedOut(f"clone {self.cluster_id} not ready after {self.wait_timeout}s")
 
     def _result(self, backend: Any) -> dict[str, Any]:
         info = backend.describe(self.cluster_id)

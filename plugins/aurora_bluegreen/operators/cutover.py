@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.errors import ClusterStateError, NotManagedByUs
 from aurora_bluegreen.links import CutoverReportLink
 
 
@@ -79,7 +80,8 @@ class CutoverOperator(BaseOperator):
         self.dialect = dialect
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from aurora_bluegreen.cutover import Cutover, CutoverFailed, CutoverLimits, SourceEndpoint
+        from aurora_bluegreen.cutover import Cutover, CutoverLimits, SourceEndpoint
+        from aurora_bluegreen.errors import CutoverFailed
         from aurora_bluegreen.repointers import parse_repoint_target, repointer_for
 
         validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)
@@ -94,7 +96,7 @@ class CutoverOperator(BaseOperator):
         green_info = access.backend.describe(self.green_cluster_id)
         # The target must be a clone we made, or (switching back) the cluster our clone came from.
         if not green_info.is_managed and blue_info.tags.get("source-cluster") != self.green_cluster_id:
-            raise PermissionError(
+            raise NotManagedByUs(
                 f"{self.green_cluster_id} was not created by aurora-bluegreen, nor is it the source "
                 f"of {self.blue_cluster_id}; refusing to make it writable"
             )
@@ -198,7 +200,7 @@ class VerifyCutoverOperator(BaseOperator):
         }
         problems = [name for name, ok in state.items() if not ok]
         if problems:
-            raise RuntimeError(f"cutover end state is wrong: {', '.join(problems)} not true ({state})")
+            raise ClusterStateError(f"cutover end state is wrong: {', '.join(problems)} not true ({state})")
         self.log.info(
             "Verified: %s is writable and no longer replicates; %s is read-only",
             self.green_cluster_id,

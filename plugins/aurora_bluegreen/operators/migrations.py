@@ -10,6 +10,7 @@ from typing import Any
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.errors import MigrationBrokeReplication, ReplicationBroken
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 
 # Replication errors name the table they failed on: "Column 5 of table 'shop.orders' cannot be
@@ -18,10 +19,6 @@ _TABLE_IN_ERROR = re.compile(r"table '([^']+)'", re.IGNORECASE)
 
 
 VERIFY_SETTLE_SECONDS = 1.0
-
-
-class MigrationBrokeReplication(RuntimeError):
-    """Green stopped applying blue's changes after a migration statement."""
 
 
 class ApplyMigrationsOperator(BlueGreenTask):
@@ -82,7 +79,7 @@ class ApplyMigrationsOperator(BlueGreenTask):
         blue, green = access.sql(self.blue_cluster_id), access.sql(self.green_cluster_id)
         status = green.replica_status()
         if status is None or not status.is_running or status.error:
-            raise RuntimeError(
+            raise ReplicationBroken(
                 f"replication on green {self.green_cluster_id} is not healthy before the migration "
                 f"({status.error or status.summary() if status else 'not configured'}); nothing was applied"
             )
@@ -131,7 +128,7 @@ class ApplyMigrationsOperator(BlueGreenTask):
 
     def _verify_replication(self, blue: Any, green: Any, applied: list[tuple[Any, str]]) -> None:
         """Green must apply what blue wrote after the statement; a stopped SQL thread fails at once."""
-        from aurora_bluegreen.hooks.replication import ReplicationNotRunning
+        from aurora_bluegreen.errors import ReplicationNotRunning
 
         started = time.monotonic()
         deadline = started + float(self.verify_seconds)

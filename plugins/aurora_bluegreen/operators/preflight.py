@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.errors import ClusterStateError
 
 ACCEPTED_BINLOG_FORMATS = ("ROW", "MIXED")
 
@@ -67,7 +68,7 @@ class PreflightOperator(BaseOperator):
         access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id)
         blue = access.backend.describe(self.blue_cluster_id)
         if not blue.is_available:
-            raise ValueError(f"blue cluster {self.blue_cluster_id} is {blue.status}, not available")
+            raise ClusterStateError(f"blue cluster {self.blue_cluster_id} is {blue.status}, not available")
         existing_green = access.backend.find(self.green_cluster_id)
         if existing_green is not None and not existing_green.is_managed:
             raise ValueError(
@@ -77,9 +78,11 @@ class PreflightOperator(BaseOperator):
         hook = access.sql(self.blue_cluster_id)
         settings = hook.binlog_settings()
         if not settings.log_bin:
-            raise ValueError(f"blue {self.blue_cluster_id} has binary logging off; turn on binlogs first")
+            raise ClusterStateError(
+                f"blue {self.blue_cluster_id} has binary logging off; turn on binlogs first"
+            )
         if settings.binlog_format.upper() not in ACCEPTED_BINLOG_FORMATS:
-            raise ValueError(
+            raise ClusterStateError(
                 f"blue {self.blue_cluster_id} has binlog_format={settings.binlog_format}; "
                 f"replication to green needs one of {', '.join(ACCEPTED_BINLOG_FORMATS)}"
             )

@@ -16,6 +16,7 @@ from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.errors import CleanupIncomplete, ClusterStateError
 from aurora_bluegreen.operators.cluster_task import ClusterTask
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 
@@ -96,7 +97,7 @@ class PlanQaRefreshOperator(ClusterTask):
             self.blue_cluster_id
         )
         if not blue.is_available:
-            raise ValueError(f"blue cluster {self.blue_cluster_id} is {blue.status}, not available")
+            raise ClusterStateError(f"blue cluster {self.blue_cluster_id} is {blue.status}, not available")
         self.log.info(
             "QA refresh of %s planned in %.2fs: clone %s, %d masking statements, replicate=%s, "
             "keep %d earlier",
@@ -121,7 +122,7 @@ class _QaCloneTask(ClusterTask):
 
     def _access(self) -> ClusterAccess:
         """Refuses any cluster but a QA clone we made: masking writes over whatever it is given."""
-        from aurora_bluegreen.hooks.cluster_backend import NotManagedByUs
+        from aurora_bluegreen.errors import NotManagedByUs
         from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE
         from aurora_bluegreen.qa_clones import QA_ROLE
 
@@ -174,7 +175,7 @@ class MaskQaCloneOperator(_QaCloneTask):
             try:
                 access.backend.delete(self.cluster_id)
             except Exception as delete_error:
-                raise RuntimeError(
+                raise CleanupIncomplete(
                     f"masking failed ({error}), and QA clone {self.cluster_id}, which may hold unmasked "
                     f"data, could not be deleted: {delete_error}; delete it by hand"
                 ) from error
@@ -347,7 +348,7 @@ class RetireQaClonesOperator(BaseOperator):
         kept = sorted(c.cluster_id for c in clones if c.cluster_id not in retired_ids)
         self.log.info("QA clones of %s now: %s (keep_previous=%d)", self.blue_cluster_id, kept, keep)
         if failed:
-            raise RuntimeError(f"could not retire {len(failed)} QA clones: {'; '.join(failed)}")
+            raise CleanupIncomplete(f"could not retire {len(failed)} QA clones: {'; '.join(failed)}")
         return {"kept": kept, "retired": sorted(retired_ids), "blue": blue}
 
     def _clean_blue(self, backend: Any, retire: list[Any], user: str | None) -> dict[str, str]:

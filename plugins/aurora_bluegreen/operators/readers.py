@@ -19,6 +19,7 @@ from airflow.providers.common.compat.sdk import conf
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from aurora_bluegreen import validation
+from aurora_bluegreen.errors import ClusterStateError, NotManagedByUs
 from aurora_bluegreen.hooks.aurora_backend import (
     SOURCE_CLUSTER_TAG,
     AuroraBackend,
@@ -26,7 +27,6 @@ from aurora_bluegreen.hooks.aurora_backend import (
     aws_call,
     skip_unless_aws,
 )
-from aurora_bluegreen.hooks.cluster_backend import NotManagedByUs
 from aurora_bluegreen.links import AuroraClusterLink
 from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE
 
@@ -158,7 +158,7 @@ class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
         instances = backend.instances(self.cluster_id)
         writer = next((instance for instance in instances if instance.is_writer), None)
         if writer is None:
-            raise RuntimeError(
+            raise ClusterStateError(
                 f"{self.cluster_id} has no writer yet; readers are added after the clone is ready"
             )
         ids = reader_ids(self.cluster_id, count)
@@ -224,7 +224,7 @@ class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
 
     def execute_complete(self, context: Any, event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
         if event.get("status") != "success":
-            raise RuntimeError(f"readers of {self.cluster_id}: {event.get('message')}")
+            raise ClusterStateError(f"readers of {self.cluster_id}: {event.get('message')}")
         self.log.info("Green %s: %s", self.cluster_id, event["message"])
         return result
 

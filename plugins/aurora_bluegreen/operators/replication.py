@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.errors import CloneCoordinatesMissing, ReplicationBroken, WaitTimedOut
 from aurora_bluegreen.models import ReplicationSummary
 
 
@@ -71,7 +72,7 @@ class StartBinlogReplicationOperator(BaseOperator):
         blue_info = access.backend.describe(self.blue_cluster_id)
         coordinates = access.backend.clone_coordinates(self.green_cluster_id)
         if coordinates is None:
-            raise RuntimeError(
+            raise CloneCoordinatesMissing(
                 f"{self.green_cluster_id} has no known clone coordinates; "
                 "was it made by CloneClusterOperator?"
             )
@@ -167,14 +168,14 @@ class StartBinlogReplicationOperator(BaseOperator):
         while True:
             status = green.replica_status()
             if status is not None and status.error:
-                raise RuntimeError(f"replication on {self.green_cluster_id} failed: {status.error}")
+                raise ReplicationBroken(f"replication on {self.green_cluster_id} failed: {status.error}")
             if status is not None and status.is_running:
                 self._step(
                     started, "Both replication threads run on %s: %s", self.green_cluster_id, status.summary()
                 )
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(
+                raise WaitTimedOut(
                     f"replication threads on {self.green_cluster_id} not running after "
                     f"{self.start_timeout}s: {status.summary() if status else 'not configured'}"
                 )

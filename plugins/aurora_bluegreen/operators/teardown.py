@@ -13,6 +13,7 @@ from typing import Any
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.errors import ClusterStateError
 from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, ClusterInfo
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 
@@ -162,7 +163,7 @@ class TeardownDeploymentOperator(BlueGreenTask):
         green = self._reachable_green(access, green_info)
         blue_read_only = blue.read_only()
         if green_info is not None and green is None and blue_read_only:
-            raise RuntimeError(
+            raise ClusterStateError(
                 f"green {self.green_cluster_id} is {green_info.status} and cannot be reached, and blue "
                 f"{self.blue_cluster_id} is read-only: green may have taken over as the writer. Nothing "
                 "was changed; check both clusters and run the teardown again once green is reachable."
@@ -217,7 +218,7 @@ class TeardownDeploymentOperator(BlueGreenTask):
         expected = {MANAGED_BY_TAG: MANAGED_BY_VALUE, "role": "green", "source-cluster": self.blue_cluster_id}
         wrong = {key: info.tags.get(key) for key, value in expected.items() if info.tags.get(key) != value}
         if wrong:
-            from aurora_bluegreen.hooks.cluster_backend import NotManagedByUs
+            from aurora_bluegreen.errors import NotManagedByUs
 
             raise NotManagedByUs(
                 f"green_cluster_id={self.green_cluster_id!r} is not a green that aurora-bluegreen made from "
@@ -326,7 +327,7 @@ def release_source(
 
 
 def drop_user_unless_read_only(hook: Any, user: str) -> str:
-    from aurora_bluegreen.hooks.replication import StatementFailed
+    from aurora_bluegreen.errors import StatementFailed
 
     try:
         return f"dropped {user}" if hook.drop_replication_user(user) else f"{user} did not exist"

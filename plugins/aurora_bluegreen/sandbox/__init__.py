@@ -4,9 +4,10 @@ See ``Sandbox`` for clusters, ``endpoints`` for the application's "DNS", ``load`
 application itself.
 """
 
+from aurora_bluegreen.errors import CloneConflict, SandboxError
 from aurora_bluegreen.sandbox.credentials import Credentials
 from aurora_bluegreen.sandbox.endpoints import Endpoint, endpoint_file, read_endpoint, write_endpoint
-from aurora_bluegreen.sandbox.sandbox import CloneConflict, Sandbox, SandboxError
+from aurora_bluegreen.sandbox.sandbox import Sandbox
 from aurora_bluegreen.sandbox.state import default_state_dir
 
 __all__ = [

@@ -11,8 +11,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from aurora_bluegreen.errors import ServerError
 from aurora_bluegreen.models import BinlogPosition, CloneCoordinates
-from aurora_bluegreen.sandbox.server import ServerError, find_binary
+from aurora_bluegreen.sandbox.server import find_binary
 
 COORDINATES_EVIDENCE = "mariadb-backup xtrabackup_binlog_info"
 # Milliseconds between redo-log copies. The default (1 s) stalls the source's commits for about

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pymysql
 
-from aurora_bluegreen.hooks.cluster_backend import ClusterNotFound
+from aurora_bluegreen.errors import ClusterNotFound, LoadError, SandboxError, ServerError
 from aurora_bluegreen.sandbox.endpoints import APP_ENDPOINT, read_endpoint
-from aurora_bluegreen.sandbox.load import LoadError, LoadGenerator
-from aurora_bluegreen.sandbox.sandbox import Sandbox, SandboxError
-from aurora_bluegreen.sandbox.server import ServerError
+from aurora_bluegreen.sandbox.load import LoadGenerator
+from aurora_bluegreen.sandbox.sandbox import Sandbox
 from aurora_bluegreen.sandbox.state import STATE_DIR_ENV, ClusterRecord, default_state_dir
 
 BLUE_CLUSTER_ID = "blue"

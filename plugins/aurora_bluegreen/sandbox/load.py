@@ -23,6 +23,7 @@ from typing import Any, TextIO
 import pymysql
 from pymysql.constants import ER
 
+from aurora_bluegreen.errors import LoadError
 from aurora_bluegreen.sandbox.connect import user_connection
 from aurora_bluegreen.sandbox.credentials import load_credentials
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER, ORDERS_TABLE, order_row
@@ -41,10 +42,6 @@ MAX_RETRY_DELAY_SECONDS = 0.05
 # After a stall, catch up at most this much of the schedule at once instead of bursting.
 MAX_CATCH_UP_SECONDS = 0.1
 _CHECK_BATCH = 1000
-
-
-class LoadError(RuntimeError):
-    pass
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import pymysql
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.hooks.cluster_backend import ClusterNotFound, NotManagedByUs
+from aurora_bluegreen.errors import CloneConflict, ClusterNotFound, NotManagedByUs, SandboxError, ServerExited
 from aurora_bluegreen.models import (
     MANAGED_BY_TAG,
     MANAGED_BY_VALUE,
@@ -42,14 +42,6 @@ log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 User = Literal["root", "admin", "app"]
-
-
-class SandboxError(RuntimeError):
-    pass
-
-
-class CloneConflict(SandboxError):
-    """A cluster with the requested id exists but is not the clone that was asked for."""
 
 
 class Sandbox:
@@ -365,7 +357,7 @@ class Sandbox:
             try:
                 server.wait_until_ready(files, pid)
                 return record
-            except server.ServerExited:
+            except ServerExited:
                 if attempt == server.START_ATTEMPTS:
                     raise
                 log.warning(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pymysql
 
+from aurora_bluegreen.errors import ServerError, ServerExited
 from aurora_bluegreen.sandbox.connect import root_connection
 
 # Aurora's binlog base name, so the coordinates the sandbox hands out look like Aurora's.
@@ -62,14 +63,6 @@ _PERFORMANCE_SCHEMA_BUFFERS = (
     "setup-objects-size",
     "users-size",
 )
-
-
-class ServerError(RuntimeError):
-    pass
-
-
-class ServerExited(ServerError):
-    """mariadbd died before it accepted connections."""
 
 
 def find_binary(name: str) -> str:

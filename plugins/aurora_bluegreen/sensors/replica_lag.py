@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.errors import ClusterUnreachable
 
 
 class ReplicaLagSensor(BaseSensorOperator):
@@ -83,7 +84,7 @@ class ReplicaLagSensor(BaseSensorOperator):
         try:
             status = self._hook().replica_status()
         except Exception as error:
-            raise RuntimeError(
+            raise ClusterUnreachable(
                 f"cannot read replication status on green {self.green_cluster_id}: {error}"
             ) from None
         verdict = lag_verdict(status, self.max_lag_seconds)
