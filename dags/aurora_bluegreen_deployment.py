@@ -30,7 +30,8 @@ from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.readers import AuroraReadersOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.operators.sql_inputs import ValidateSqlFilesOperator
-from aurora_bluegreen.operators.teardown import REPLICATES_TAG, RecordTeardownFactsOperator
+from aurora_bluegreen.operators.teardown import RecordTeardownFactsOperator
+from aurora_bluegreen.ownership import REPLICATES_TAG
 from aurora_bluegreen.params import (
     CLUSTER_ID_SCHEMA,
     REPOINT_SCHEMA,

@@ -34,7 +34,7 @@ from aurora_bluegreen.operators.qa import (
     RetireQaClonesOperator,
     StartQaReplicationOperator,
 )
-from aurora_bluegreen.operators.teardown import REPLICATES_TAG
+from aurora_bluegreen.ownership import REPLICATES_TAG
 from aurora_bluegreen.params import (
     CLUSTER_ID_SCHEMA,
     REPOINT_SCHEMA,

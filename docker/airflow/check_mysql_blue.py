@@ -3,7 +3,7 @@
 
     docker compose exec airflow-scheduler python /opt/aurora-bluegreen/docker/check_mysql_blue.py
 
-It uses the ``ReplicationHook`` the operators use, through the connection ``mysql_blue_admin``
+It uses the ``ClusterSqlHook`` the operators use, through the connection ``mysql_blue_admin``
 (the master user), and prints what it finds: the detected dialect, binlog and GTID settings,
 the current binlog position, binlog retention. It then changes and restores what a deployment
 changes on blue: binlog retention, read_only (through ``mysql.rds_set_read_only``) and a
@@ -19,9 +19,9 @@ CONN_ID = sys.argv[1] if len(sys.argv) > 1 else "mysql_blue_admin"
 
 
 def main() -> int:
-    from aurora_bluegreen.hooks.replication import ReplicationHook
+    from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
 
-    hook = ReplicationHook(CONN_ID)
+    hook = ClusterSqlHook(CONN_ID)
     print(f"server:            {hook.server_version}")
     print(f"dialect:           {hook.dialect.value} (expected aurora3: the mysql.rds_* procedures exist)")
     settings = hook.binlog_settings()

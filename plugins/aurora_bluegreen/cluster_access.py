@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Connection
 
-    from aurora_bluegreen.hooks.cluster_backend import ClusterBackend
-    from aurora_bluegreen.hooks.replication import ReplicationHook
+    from aurora_bluegreen.control_plane.protocol import ClusterBackend
+    from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
 
 CONTROL_PLANE_READ_ONLY_SECONDS = 60
 
@@ -35,7 +35,7 @@ class ClusterAccess:
 
     @cached_property
     def backend(self) -> ClusterBackend:
-        from aurora_bluegreen.hooks.cluster_backend import get_backend
+        from aurora_bluegreen.control_plane.factory import get_backend
 
         return get_backend(self.control_plane_conn_id)
 
@@ -49,13 +49,13 @@ class ClusterAccess:
 
         return with_master_user_secret(BaseHook.get_connection(self.admin_conn_id), lambda: self.backend)
 
-    def sql(self, cluster_id: str) -> ReplicationHook:
-        from aurora_bluegreen.hooks.replication import ReplicationHook
+    def sql(self, cluster_id: str) -> ClusterSqlHook:
+        from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
 
         info = self.backend.describe(cluster_id)
         if not info.endpoint or not info.port:
             raise ClusterStateError(f"cluster {cluster_id} has no endpoint yet (status {info.status})")
-        return ReplicationHook(
+        return ClusterSqlHook(
             self.admin_conn_id,
             host=info.endpoint,
             port=info.port,
@@ -63,7 +63,7 @@ class ClusterAccess:
             connection=self.admin_connection,
         )
 
-    def read_only_switch(self, cluster_id: str, hook: ReplicationHook) -> ClusterReadOnly:
+    def read_only_switch(self, cluster_id: str, hook: ClusterSqlHook) -> ClusterReadOnly:
         """Decided now (it asks the server what it runs), so a switch in the cutover's freeze
         costs only the switch."""
         return ClusterReadOnly(cluster_id, hook, self.backend, by_sql=hook.can_set_read_only)
@@ -93,7 +93,7 @@ class ClusterReadOnly:
     """Flip read_only by SQL where the engine allows it (fast), else through the control plane."""
 
     cluster_id: str
-    hook: ReplicationHook
+    hook: ClusterSqlHook
     backend: ClusterBackend
     by_sql: bool
 

@@ -56,7 +56,7 @@ class Repointer(Protocol):
 
 
 class ClusterSql(Protocol):
-    """The data-plane operations the cutover needs on either cluster (``ReplicationHook`` has them).
+    """The data-plane operations the cutover needs on either cluster (``ClusterSqlHook`` has them).
 
     Blue and green swap roles when reverse replication runs, or on a switch back, so both get
     the same interface.

@@ -10,10 +10,7 @@ Messages name the field, cluster or endpoint at fault and what to do; none holds
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from aurora_bluegreen.models import CutoverReport
+from typing import Any
 
 
 class AuroraBlueGreenError(Exception):
@@ -111,9 +108,10 @@ class GuardrailFailed(AuroraBlueGreenError):
 class CutoverFailed(AuroraBlueGreenError):
     """The cutover did not complete; ``report`` says how far it got and whether it rolled back."""
 
-    def __init__(self, message: str, report: CutoverReport) -> None:
+    def __init__(self, message: str, report: Any) -> None:
         super().__init__(message)
         self.report = report
+        """The ``models.CutoverReport`` of the attempt."""
 
 
 class MigrationBrokeReplication(ReplicationBroken):

@@ -10,8 +10,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-MANAGED_BY_TAG = "managed-by"
-MANAGED_BY_VALUE = "aurora-bluegreen"
+from aurora_bluegreen.ownership import is_ours
 
 _BINLOG_SEQUENCE = re.compile(r"\.(\d+)$")
 
@@ -105,7 +104,7 @@ class ClusterInfo:
 
     @property
     def is_managed(self) -> bool:
-        return self.tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE
+        return is_ours(self.tags)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +112,23 @@ class ClusterInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterInfo:
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """One DB instance of a cluster, as far as placing readers is concerned."""
+
+    instance_id: str
+    cluster_id: str | None
+    instance_class: str
+    zone: str | None
+    status: str
+    is_writer: bool
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_managed(self) -> bool:
+        return is_ours(self.tags)
 
 
 @dataclass(frozen=True)

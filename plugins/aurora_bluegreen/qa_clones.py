@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from aurora_bluegreen.errors import InvalidInput
-from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, ClusterInfo
+from aurora_bluegreen.models import ClusterInfo
+from aurora_bluegreen.ownership import Role, clones_of
 from aurora_bluegreen.validation import cluster_identifier
 
-QA_ROLE = "qa"
 STAMP_TAG = "qa-stamp"
 """When the run that made the clone was due, ISO 8601 in UTC: orders clones newest first."""
 READY_TAG = "qa-ready"
@@ -25,7 +25,7 @@ MAX_PREFIX_LENGTH = 63 - len("-20250101-020000-writer")
 
 def qa_tags(blue_id: str) -> dict[str, str]:
     """The tags that, together, mark a QA clone of ``blue_id`` as ours: all a retirement looks at."""
-    return {MANAGED_BY_TAG: MANAGED_BY_VALUE, "role": QA_ROLE, "source-cluster": blue_id}
+    return clones_of(blue_id, Role.QA)
 
 
 def clone_names(prefix: str, due: datetime) -> dict[str, str]:

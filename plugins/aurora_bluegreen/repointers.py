@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from aurora_bluegreen.control_plane.protocol import ClusterBackend
     from aurora_bluegreen.cutover import Repointer
-    from aurora_bluegreen.hooks.cluster_backend import ClusterBackend
 
 REPOINT_RULE = (
     "'none', 'sandbox:<endpoint name>', 'route53:<hosted zone id>/<record name>' "

@@ -77,8 +77,8 @@ class Route53Repointer:
 
     def check(self) -> None:
         """The zone exists and holds the name, and the name is free or already a CNAME."""
+        from aurora_bluegreen.control_plane.aws_calls import aws_call
         from aurora_bluegreen.errors import AwsCallFailed
-        from aurora_bluegreen.hooks.aurora_backend import aws_call
 
         client = self._client
         target = f"route53:{self.zone_id}/{self.record_name}"
@@ -110,7 +110,7 @@ class Route53Repointer:
             )
 
     def repoint(self, host: str, port: int, cluster_id: str) -> str:
-        from aurora_bluegreen.hooks.aurora_backend import aws_call
+        from aurora_bluegreen.control_plane.aws_calls import aws_call
 
         change = aws_call(
             self._client,
@@ -175,7 +175,7 @@ class SecretsManagerRepointer:
         self._read(self._hook)
 
     def repoint(self, host: str, port: int, cluster_id: str) -> str:
-        from aurora_bluegreen.hooks.aurora_backend import aws_call
+        from aurora_bluegreen.control_plane.aws_calls import aws_call
 
         hook = self._hook
         values = self._read(hook)
@@ -196,8 +196,8 @@ class SecretsManagerRepointer:
         )
 
     def _read(self, hook: Any) -> dict[str, Any]:
+        from aurora_bluegreen.control_plane.aws_calls import aws_call
         from aurora_bluegreen.errors import AwsCallFailed
-        from aurora_bluegreen.hooks.aurora_backend import aws_call
 
         target = f"secretsmanager:{self.secret_id}"
         arn = _SECRET_ARN.match(self.secret_id)

@@ -15,7 +15,7 @@ from aurora_bluegreen.errors import SqlFileFailed
 from aurora_bluegreen.sql_files import SqlFile, hide_passwords, one_line
 
 if TYPE_CHECKING:
-    from aurora_bluegreen.hooks.replication import ReplicationHook
+    from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class AppliedStatement:
 
 
 def run_sql_files(
-    hook: ReplicationHook,
+    hook: ClusterSqlHook,
     files: Sequence[SqlFile],
     where: str,
     log: logging.Logger | Any,
@@ -53,7 +53,7 @@ def run_sql_files(
 
 
 def _run_one(
-    hook: ReplicationHook, sql_file: SqlFile, number: int, statement: str, where: str, log: Any
+    hook: ClusterSqlHook, sql_file: SqlFile, number: int, statement: str, where: str, log: Any
 ) -> AppliedStatement:
     from aurora_bluegreen.errors import StatementFailed
 

@@ -15,8 +15,8 @@ import pytest
 from moto import mock_aws
 from moto_aws import AWS_CONN_ID, REGION, ZONES, Blue, FakeTaskInstance, Network, create_blue
 
-from aurora_bluegreen.hooks.aurora_backend import AuroraBackend
-from aurora_bluegreen.hooks.cluster_backend import get_backend
+from aurora_bluegreen.control_plane.aurora import AuroraBackend
+from aurora_bluegreen.control_plane.factory import get_backend
 
 
 @pytest.fixture(scope="module", autouse=True)

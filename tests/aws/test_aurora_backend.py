@@ -18,9 +18,9 @@ from moto_aws import (
     tags_of,
 )
 
+from aurora_bluegreen.control_plane.aurora import AuroraBackend
+from aurora_bluegreen.control_plane.factory import backend_for_connection
 from aurora_bluegreen.errors import AwsCallFailed, CloneCoordinatesMissing, InvalidInput, NotManagedByUs
-from aurora_bluegreen.hooks.aurora_backend import AuroraBackend
-from aurora_bluegreen.hooks.cluster_backend import backend_for_connection
 from aurora_bluegreen.models import BinlogPosition
 from aurora_bluegreen.parameter_groups import Level, owned_group_name
 
@@ -57,7 +57,7 @@ def test_an_aws_connection_chooses_the_aurora_backend_with_its_tuning(aws):
     )
     chosen = backend_for_connection(conn)
     assert isinstance(chosen, AuroraBackend)
-    assert (chosen.waiter_delay, chosen.region) == (5, REGION)
+    assert (chosen.clones.waiter_delay, chosen.rds.region) == (5, REGION)
 
 
 def test_clone_is_a_tagged_copy_on_write_clone_with_a_writer_like_blues(backend, rds, blue, network):
@@ -233,7 +233,7 @@ def test_delete_removes_readers_then_the_writer_then_the_cluster(backend, rds, b
     backend.clone(clone_spec(blue))
     backend.add_reader("green", "green-reader-1", "db.r6g.large", "eu-west-1b", {"role": "green"})
     deleted = []
-    backend.rds.meta.events.register(
+    backend.rds.client.meta.events.register(
         "provide-client-params.rds.DeleteDBInstance",
         lambda params, **_: deleted.append(params["DBInstanceIdentifier"]),
     )
@@ -254,7 +254,7 @@ def test_delete_refuses_blue(backend, blue):
 def test_coordinates_come_from_the_crash_recovery_event(backend, blue):
     backend.clone(clone_spec(blue))
     # Moto never emits this event; this one describe_events response is supplied, nothing else.
-    with OperationStubber(backend.rds, "describe_events") as stub:
+    with OperationStubber(backend.rds.client, "describe_events") as stub:
         for response in crash_recovery_events(
             "green-writer", "Binlog position from crash recovery is mysql-bin-changelog.000003 4278"
         ):
@@ -294,7 +294,7 @@ def test_blue_with_gtid_mode_on_replicates_by_auto_position(backend, rds, blue):
     ],
 )
 def test_aws_errors_name_the_failed_action_and_what_to_do(backend, blue, code, hint):
-    with OperationStubber(backend.rds, "describe_db_clusters") as stub:
+    with OperationStubber(backend.rds.client, "describe_db_clusters") as stub:
         stub.add_client_error(
             "describe_db_clusters", service_error_code=code, service_message="User: arn:x is not"
         )

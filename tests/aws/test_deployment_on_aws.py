@@ -16,15 +16,16 @@ import boto3
 import pytest
 from moto_aws import AWS_CONN_ID, REGION, OperationStubber, crash_recovery_events, create_blue
 
-from aurora_bluegreen.hooks import cluster_backend
-from aurora_bluegreen.hooks.aurora_backend import AuroraBackend
-from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, CloneSpec, ClusterInfo
+from aurora_bluegreen.control_plane import factory
+from aurora_bluegreen.control_plane.aurora import AuroraBackend
+from aurora_bluegreen.models import CloneSpec, ClusterInfo
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.operators.dashboard import BinlogLagDashboardOperator
 from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.readers import AuroraReadersOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
+from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,7 @@ def planes(sandbox, backend, rds, network, monkeypatch):
     shared = AuroraOverSandbox(backend, sandbox)
     # Every task asks for its control plane by connection id; they all get the same backend, so
     # the one stubbed describe_events response reaches each of them.
-    monkeypatch.setattr(cluster_backend, "get_backend", lambda conn_id: shared)
+    monkeypatch.setattr(factory, "get_backend", lambda conn_id: shared)
     yield shared
     if sandbox.find(GREEN):
         sandbox.delete(GREEN)
@@ -106,7 +107,7 @@ def test_aws_path_from_preflight_to_cutover(sandbox, connect, planes, context):
         **planes_kwargs,
     ).execute(context)
 
-    with OperationStubber(planes.rds, "describe_events") as stub:
+    with OperationStubber(planes.rds.client, "describe_events") as stub:
         message = f"Binlog position from crash recovery is {position.file} {position.position}"
         for response in crash_recovery_events(WRITER, message, count=5):
             stub.add_response("describe_events", response)

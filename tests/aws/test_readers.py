@@ -9,7 +9,7 @@ from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
 from moto_aws import AWS_CONN_ID, clone_spec, tags_of
 
 from aurora_bluegreen.errors import InvalidInput, NotManagedByUs
-from aurora_bluegreen.hooks.aurora_backend import InstanceInfo
+from aurora_bluegreen.models import InstanceInfo
 from aurora_bluegreen.operators.readers import (
     AuroraReadersOperator,
     ReadersAvailableTrigger,

@@ -167,7 +167,7 @@ def test_secrets_manager_refuses_before_the_cutover_without_showing_the_secret(
 
 
 def test_aws_targets_need_the_aws_control_plane(tmp_path):
-    from aurora_bluegreen.hooks.sandbox_backend import SandboxBackend
+    from aurora_bluegreen.control_plane.sandbox import SandboxBackend
     from aurora_bluegreen.sandbox.sandbox import Sandbox
 
     with pytest.raises(ValueError, match="needs the aws control plane"):

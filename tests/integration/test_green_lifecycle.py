@@ -30,12 +30,8 @@ from aurora_bluegreen.operators.qa import (
     StartQaReplicationOperator,
 )
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
-from aurora_bluegreen.operators.teardown import (
-    REPLICATES_TAG,
-    RETENTION_TAG,
-    RecordTeardownFactsOperator,
-    TeardownDeploymentOperator,
-)
+from aurora_bluegreen.operators.teardown import RecordTeardownFactsOperator, TeardownDeploymentOperator
+from aurora_bluegreen.ownership import REPLICATES_TAG, RETENTION_TAG
 from aurora_bluegreen.qa_clones import READY_TAG, qa_tags
 from aurora_bluegreen.sandbox.endpoints import read_endpoint
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
@@ -626,7 +622,7 @@ def test_retiring_the_last_replicating_qa_clone_cleans_up_blue(sandbox, connect,
 def test_qa_retirement_killed_before_its_deletion_converges_on_retry(
     sandbox, connect, planes, sql_dir, blue, monkeypatch
 ):
-    from aurora_bluegreen.hooks.sandbox_backend import SandboxBackend
+    from aurora_bluegreen.control_plane.sandbox import SandboxBackend
 
     class WorkerKilled(BaseException):
         pass
@@ -708,7 +704,7 @@ def test_masking_refuses_a_cluster_that_is_not_our_qa_clone(sandbox, connect, pl
     mask = sql_dir.write("masking", "scrub.sql", MASKING)
     blue_root = connect(blue.id, "root")
     emails = scalar(blue_root, "SELECT COUNT(*) FROM shop.customers WHERE email LIKE '%@example.invalid'")
-    with pytest.raises(NotManagedByUs, match="not a QA clone made by aurora-bluegreen"):
+    with pytest.raises(NotManagedByUs, match="not a qa clone made by aurora-bluegreen"):
         MaskQaCloneOperator(
             task_id="mask_qa",
             cluster_id=blue.id,
@@ -754,6 +750,6 @@ def test_the_control_plane_lists_by_tags_and_tags_only_our_clusters(sandbox, pla
     assert sandbox.list_clusters({**ours, "role": "qa"}) == []
     sandbox.add_tags(blue.green, {"note": "kept"})
     assert sandbox.describe(blue.green).tags["note"] == "kept"
-    with pytest.raises(NotManagedByUs, match="refusing to tag"):
+    with pytest.raises(NotManagedByUs, match="its tags stay as they are"):
         sandbox.add_tags(blue.id, {"note": "never"})
     assert "note" not in sandbox.describe(blue.id).tags

@@ -1,4 +1,4 @@
-"""ReplicationHook against the sandbox's real MariaDB servers, through Airflow connections.
+"""ClusterSqlHook against the sandbox's real MariaDB servers, through Airflow connections.
 
 The sandbox carries Aurora's ``mysql.rds_*`` procedures and a master user without SUPER, so the
 aurora3 and aurora2 paths run here exactly as they would on Aurora, bar the engine underneath.
@@ -15,6 +15,7 @@ import pymysql
 import pytest
 
 from aurora_bluegreen.catchup import LagState, is_caught_up, lag_verdict
+from aurora_bluegreen.dialects import Dialect, Engine
 from aurora_bluegreen.errors import (
     ReadOnlyNeedsControlPlane,
     ReplicationNotRunning,
@@ -22,8 +23,7 @@ from aurora_bluegreen.errors import (
     UserNotManagedByUs,
 )
 from aurora_bluegreen.gtid import MariadbGtidSet
-from aurora_bluegreen.hooks.dialects import Dialect, Engine
-from aurora_bluegreen.hooks.replication import ReplicationHook, redact
+from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook, redact
 from aurora_bluegreen.models import BinlogPosition, CloneSpec
 from aurora_bluegreen.sandbox import Sandbox
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER, order_row
@@ -36,7 +36,7 @@ REPL_USER = "bg_hook_repl"
 REPL_PASSWORD = "re'pl\"pa\\ss-wörd-密"
 READ_ONLY_ERROR = 1290
 
-Hooks = Callable[..., ReplicationHook]
+Hooks = Callable[..., ClusterSqlHook]
 
 
 def _airflow_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: object) -> str:
@@ -62,11 +62,11 @@ def admin_conn_id(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def hooks(sandbox: Sandbox, admin_conn_id: str) -> Iterator[Hooks]:
     """``hooks(cluster_id, dialect=None)``: the admin connection pointed at that cluster."""
-    opened: list[ReplicationHook] = []
+    opened: list[ClusterSqlHook] = []
 
-    def hook_for(cluster_id: str, dialect: str | None = None) -> ReplicationHook:
+    def hook_for(cluster_id: str, dialect: str | None = None) -> ClusterSqlHook:
         info = sandbox.describe(cluster_id)
-        hook = ReplicationHook(admin_conn_id, host=info.endpoint, port=info.port, dialect=dialect)
+        hook = ClusterSqlHook(admin_conn_id, host=info.endpoint, port=info.port, dialect=dialect)
         opened.append(hook)
         return hook
 
@@ -123,7 +123,7 @@ def _order_count(sandbox: Sandbox, cluster_id: str, prefix: str) -> int:
         return cursor.fetchone()[0]
 
 
-def _wait_until_running(green: ReplicationHook) -> None:
+def _wait_until_running(green: ClusterSqlHook) -> None:
     deadline = time.monotonic() + 10
     while not (status := green.replica_status()).is_running:
         assert status.error is None and time.monotonic() < deadline, status
@@ -156,11 +156,11 @@ def test_the_dialect_can_be_forced_by_connection_extra_or_argument(sandbox, monk
         password=credentials.admin_password,
         extra={"dialect": "aurora2"},
     )
-    assert ReplicationHook(forced).dialect is Dialect.AURORA2
-    assert ReplicationHook(forced, dialect="aurora3").dialect is Dialect.AURORA3
-    assert ReplicationHook(admin_conn_id, dialect="mariadb").dialect is Dialect.MARIADB
+    assert ClusterSqlHook(forced).dialect is Dialect.AURORA2
+    assert ClusterSqlHook(forced, dialect="aurora3").dialect is Dialect.AURORA3
+    assert ClusterSqlHook(admin_conn_id, dialect="mariadb").dialect is Dialect.MARIADB
     with pytest.raises(ValueError, match="unknown dialect"):
-        _ = ReplicationHook(admin_conn_id, dialect="oracle").dialect
+        _ = ClusterSqlHook(admin_conn_id, dialect="oracle").dialect
 
 
 def test_host_and_port_point_blues_credentials_at_another_cluster(sandbox, hooks, clone):

@@ -15,9 +15,10 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from aurora_bluegreen.errors import CloneConflict, ClusterNotFound, NotManagedByUs
-from aurora_bluegreen.hooks.cluster_backend import backend_for_connection
-from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, CloneSpec
+from aurora_bluegreen.control_plane.factory import backend_for_connection
+from aurora_bluegreen.errors import ClusterNotFound, InvalidInput, NotManagedByUs
+from aurora_bluegreen.models import CloneSpec
+from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG
 from aurora_bluegreen.sandbox import Sandbox, server
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER, order_row
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
@@ -272,8 +273,9 @@ def test_clone_is_idempotent_and_refuses_what_is_not_its_own(sandbox, qa):
     pid = sandbox.record(qa).pid
     again = sandbox.clone(CloneSpec("blue", qa, f"{qa}-1", tags={"role": "qa"}))
     assert again.is_available and sandbox.record(qa).pid == pid
-    assert again.tags == {"role": "qa", MANAGED_BY_TAG: MANAGED_BY_VALUE}
-    with pytest.raises(CloneConflict, match="clone of blue"):
+    assert again.tags == {"role": "qa", MANAGED_BY_TAG: MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG: "blue"}
+    # The same rule as on AWS (ownership.require_reusable): a retry may only take up its own clone.
+    with pytest.raises(InvalidInput, match=r"the existing .* is a clone of blue"):
         sandbox.clone(CloneSpec("other-blue", qa, f"{qa}-1"))
     with pytest.raises(NotManagedByUs):
         sandbox.clone(CloneSpec(qa, "blue", "blue-1"))

@@ -1,5 +1,5 @@
 from aurora_bluegreen.consistency import ConsistencyReport, TableShape, tables_to_compare
-from aurora_bluegreen.hooks.dialects import table_checksum
+from aurora_bluegreen.dialects import table_checksum
 
 
 def test_tables_to_compare_uses_common_columns_and_names_every_skip():

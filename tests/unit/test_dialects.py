@@ -2,9 +2,8 @@
 
 import pytest
 
-from aurora_bluegreen.errors import ReadOnlyNeedsControlPlane
-from aurora_bluegreen.hooks import dialects
-from aurora_bluegreen.hooks.dialects import (
+from aurora_bluegreen import dialects
+from aurora_bluegreen.dialects import (
     Dialect,
     Engine,
     ServerVersion,
@@ -12,6 +11,7 @@ from aurora_bluegreen.hooks.dialects import (
     detect_dialect,
     is_replication_only,
 )
+from aurora_bluegreen.errors import ReadOnlyNeedsControlPlane
 from aurora_bluegreen.models import BinlogPosition
 
 AURORA2, AURORA3, MYSQL, MARIADB = Dialect.AURORA2, Dialect.AURORA3, Dialect.MYSQL, Dialect.MARIADB

@@ -21,7 +21,7 @@ class SandboxConnectionHook(BaseHook):
         self.sandbox_conn_id = sandbox_conn_id
 
     def get_conn(self) -> Any:
-        from aurora_bluegreen.hooks.cluster_backend import get_backend
+        from aurora_bluegreen.control_plane.factory import get_backend
 
         return get_backend(self.sandbox_conn_id)
 

@@ -11,7 +11,8 @@ from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.errors import ClusterStateError, WaitTimedOut
-from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, CloneResult, CloneSpec
+from aurora_bluegreen.models import CloneResult, CloneSpec
+from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE
 
 
 class CloneClusterOperator(BaseOperator):
@@ -72,7 +73,7 @@ class CloneClusterOperator(BaseOperator):
         self.wait_timeout = wait_timeout
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from aurora_bluegreen.hooks.cluster_backend import get_backend
+        from aurora_bluegreen.control_plane.factory import get_backend
 
         spec = self._spec(context)
         backend = get_backend(self.control_plane_conn_id)
@@ -105,7 +106,7 @@ class CloneClusterOperator(BaseOperator):
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any], reused: bool = False) -> dict[str, Any]:
-        from aurora_bluegreen.hooks.cluster_backend import get_backend
+        from aurora_bluegreen.control_plane.factory import get_backend
 
         if event.get("status") != "ready":
             raise ClusterStateError(event.get("message", f"clone {self.cluster_id} did not become ready"))

@@ -12,8 +12,8 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from aurora_bluegreen import validation
+from aurora_bluegreen.control_plane.aws_calls import aws_call, skip_unless_aws
 from aurora_bluegreen.errors import AwsCallFailed
-from aurora_bluegreen.hooks.aurora_backend import aws_call, skip_unless_aws
 from aurora_bluegreen.links import BinlogLagDashboardLink
 
 LAG_METRIC = "AuroraBinlogReplicaLag"

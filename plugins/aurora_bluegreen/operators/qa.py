@@ -122,18 +122,11 @@ class _QaCloneTask(ClusterTask):
 
     def _access(self) -> ClusterAccess:
         """Refuses any cluster but a QA clone we made: masking writes over whatever it is given."""
-        from aurora_bluegreen.errors import NotManagedByUs
-        from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE
-        from aurora_bluegreen.qa_clones import QA_ROLE
+        from aurora_bluegreen.ownership import Role, require_role
 
         validation.cluster_identifier("cluster_id", self.cluster_id)
         access = super()._access()
-        tags = access.backend.describe(self.cluster_id).tags
-        if tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE or tags.get("role") != QA_ROLE:
-            raise NotManagedByUs(
-                f"{self.cluster_id} is not a QA clone made by aurora-bluegreen (tags {MANAGED_BY_TAG}="
-                f"{tags.get(MANAGED_BY_TAG)}, role={tags.get('role')}); refusing to change it"
-            )
+        require_role(self.cluster_id, access.backend.describe(self.cluster_id).tags, Role.QA)
         return access
 
 
@@ -308,7 +301,7 @@ class RetireQaClonesOperator(BaseOperator):
         self.replication_conn_id = replication_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from aurora_bluegreen.hooks.cluster_backend import get_backend
+        from aurora_bluegreen.control_plane.factory import get_backend
         from aurora_bluegreen.qa_clones import READY_TAG, clones_to_retire, keep_count, qa_tags
 
         validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
@@ -353,12 +346,8 @@ class RetireQaClonesOperator(BaseOperator):
 
     def _clean_blue(self, backend: Any, retire: list[Any], user: str | None) -> dict[str, str]:
         """Blue's user and retention go when the clones being retired are its last replicas of ours."""
-        from aurora_bluegreen.operators.teardown import (
-            REPLICATES_TAG,
-            release_source,
-            sibling_replicas,
-            timed_step,
-        )
+        from aurora_bluegreen.operators.teardown import release_source, sibling_replicas, timed_step
+        from aurora_bluegreen.ownership import REPLICATES_TAG
 
         retired_replicas = [c for c in retire if c.tags.get(REPLICATES_TAG) == "true"]
         if not retired_replicas:

@@ -19,16 +19,12 @@ from airflow.providers.common.compat.sdk import conf
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from aurora_bluegreen import validation
+from aurora_bluegreen.control_plane.aurora import AuroraBackend
+from aurora_bluegreen.control_plane.aws_calls import aws_call, skip_unless_aws
 from aurora_bluegreen.errors import ClusterStateError, NotManagedByUs
-from aurora_bluegreen.hooks.aurora_backend import (
-    SOURCE_CLUSTER_TAG,
-    AuroraBackend,
-    InstanceInfo,
-    aws_call,
-    skip_unless_aws,
-)
 from aurora_bluegreen.links import AuroraClusterLink
-from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE
+from aurora_bluegreen.models import InstanceInfo
+from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG
 
 MAX_READERS = 15
 """Aurora's limit of replicas per cluster."""

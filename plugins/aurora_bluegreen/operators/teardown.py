@@ -14,15 +14,16 @@ from typing import Any
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.errors import ClusterStateError
-from aurora_bluegreen.models import MANAGED_BY_TAG, MANAGED_BY_VALUE, ClusterInfo
+from aurora_bluegreen.models import ClusterInfo
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
+from aurora_bluegreen.ownership import (
+    MANAGED_BY_TAG,
+    MANAGED_BY_VALUE,
+    RETENTION_TAG,
+    RETENTION_UNSET,
+    clones_of,
+)
 
-# Blue's binlog retention before the deployment changed it, kept on green where teardown finds it.
-RETENTION_TAG = "blue-binlog-retention-hours"
-UNSET = "unset"
-# On every clone that replicates (or will) from its source: while one exists, the source's
-# replication user and binlog retention are still needed.
-REPLICATES_TAG = "replicates-from-source"
 _READ_ONLY_REFUSED = 1290
 # How long old blue may take to apply green's last writes before reverse replication is ended.
 REVERSE_CATCH_UP_SECONDS = 30
@@ -30,9 +31,7 @@ REVERSE_CATCH_UP_SECONDS = 30
 
 def sibling_replicas(backend: Any, source_id: str, except_id: str | None = None) -> list[ClusterInfo]:
     """Our other clones that replicate from ``source_id``: they still need its user and retention."""
-    found = backend.list_clusters(
-        {MANAGED_BY_TAG: MANAGED_BY_VALUE, "source-cluster": source_id, REPLICATES_TAG: "true"}
-    )
+    found = backend.list_clusters(clones_of(source_id, replicating=True))
     return [info for info in found if info.cluster_id != except_id]
 
 
@@ -57,7 +56,7 @@ def record_source_retention(access: ClusterAccess, source_id: str, clone_id: str
         value, origin = recorded[0], "as recorded by an earlier clone of ours still replicating from it"
     else:
         hours = access.sql(source_id).binlog_retention_hours()
-        value, origin = (UNSET if hours is None else str(hours)), "read from it now"
+        value, origin = (RETENTION_UNSET if hours is None else str(hours)), "read from it now"
     backend.add_tags(clone_id, {RETENTION_TAG: value})
     log.info(
         "Recorded on %s: %s's binlog retention before this deployment is %s (%s), in %.2fs",
@@ -345,7 +344,7 @@ def restore_source_retention(blue: Any, clone_info: ClusterInfo | None) -> str:
     recorded = (clone_info.tags if clone_info else {}).get(RETENTION_TAG)
     if recorded is None:
         return "left as it is: nothing recorded before the deployment (it never changed it, or green is gone)"
-    hours = None if recorded == UNSET else int(recorded)
+    hours = None if recorded == RETENTION_UNSET else int(recorded)
     blue.set_binlog_retention_hours(hours)
     return f"restored to {recorded}"
 

@@ -19,13 +19,14 @@ from typing import Any, Literal
 import pymysql
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.errors import CloneConflict, ClusterNotFound, NotManagedByUs, SandboxError, ServerExited
-from aurora_bluegreen.models import (
+from aurora_bluegreen.errors import CloneConflict, ClusterNotFound, SandboxError, ServerExited
+from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo
+from aurora_bluegreen.ownership import (
     MANAGED_BY_TAG,
     MANAGED_BY_VALUE,
-    CloneCoordinates,
-    CloneSpec,
-    ClusterInfo,
+    SOURCE_CLUSTER_TAG,
+    require_ours,
+    require_reusable,
 )
 from aurora_bluegreen.sandbox import server
 from aurora_bluegreen.sandbox.accounts import create_accounts
@@ -114,7 +115,7 @@ class Sandbox:
         with self.store.cluster_lock(spec.cluster_id):
             existing = self.store.read(spec.cluster_id)
             if existing is not None:
-                _check_reusable(existing, spec)
+                require_reusable("cluster_id", spec.cluster_id, existing.tags, spec.source_cluster_id)
                 if existing.status == CREATED:
                     log.info("Clone %s exists already; reusing it", spec.cluster_id)
                     return self.describe(spec.cluster_id)
@@ -130,7 +131,11 @@ class Sandbox:
                 writer_instance_id=spec.writer_instance_id,
                 created_by_sandbox=False,
                 read_only=spec.read_only,
-                tags={**spec.tags, MANAGED_BY_TAG: MANAGED_BY_VALUE},
+                tags={
+                    **spec.tags,
+                    MANAGED_BY_TAG: MANAGED_BY_VALUE,
+                    SOURCE_CLUSTER_TAG: spec.source_cluster_id,
+                },
                 source_cluster_id=spec.source_cluster_id,
             )
             files = self._files(record)
@@ -222,7 +227,7 @@ class Sandbox:
         """Add or overwrite tags of a clone we made; anything else raises NotManagedByUs."""
         with self.store.locked():
             record = self.record(cluster_id)
-            _refuse_unless_managed(record, "tag")
+            require_ours(cluster_id, record.tags, "its tags stay as they are")
             record.tags = {**record.tags, **tags}
             self.store.write(record)
 
@@ -230,7 +235,7 @@ class Sandbox:
         """Stop and remove a clone we made; anything else raises NotManagedByUs."""
         with self.store.cluster_lock(cluster_id):
             record = self.record(cluster_id)
-            _refuse_unless_managed(record, "delete")
+            require_ours(cluster_id, record.tags, "it will not be deleted")
             self._discard(record)
             self.store.remove(cluster_id)
         log.info("Deleted %s", cluster_id)
@@ -385,23 +390,3 @@ class Sandbox:
     def _root(self, record: ClusterRecord) -> pymysql.connections.Connection:
         """root over the socket; use it in a ``with`` block, which closes it."""
         return root_connection(str(self._files(record).socket))
-
-
-def _refuse_unless_managed(record: ClusterRecord, action: str) -> None:
-    if record.tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE:
-        raise NotManagedByUs(
-            f"{record.cluster_id} is not tagged {MANAGED_BY_TAG}={MANAGED_BY_VALUE}; refusing to {action} it"
-        )
-
-
-def _check_reusable(existing: ClusterRecord, spec: CloneSpec) -> None:
-    if existing.tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE:
-        raise NotManagedByUs(
-            f"{spec.cluster_id} exists and is not tagged {MANAGED_BY_TAG}={MANAGED_BY_VALUE}; "
-            "refusing to reuse or replace it"
-        )
-    if existing.source_cluster_id != spec.source_cluster_id:
-        raise CloneConflict(
-            f"{spec.cluster_id} exists as a clone of {existing.source_cluster_id}, "
-            f"not of {spec.source_cluster_id}; delete it or choose another id"
-        )

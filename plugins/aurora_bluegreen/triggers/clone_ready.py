@@ -38,7 +38,7 @@ class CloneReadyTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow.sdk import BaseHook
 
-        from aurora_bluegreen.hooks.cluster_backend import backend_for_connection
+        from aurora_bluegreen.control_plane.factory import backend_for_connection
 
         # boto3 and subprocess calls block: they run in a thread so the shared event loop stays free.
         conn = await BaseHook.aget_connection(self.control_plane_conn_id)

@@ -52,8 +52,8 @@ class ReplicaLagTrigger(BaseTrigger):
 
         from aurora_bluegreen.catchup import lag_verdict
         from aurora_bluegreen.cluster_access import with_master_user_secret
-        from aurora_bluegreen.hooks.cluster_backend import backend_for_connection
-        from aurora_bluegreen.hooks.replication import ReplicationHook
+        from aurora_bluegreen.control_plane.factory import backend_for_connection
+        from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
 
         conn = await BaseHook.aget_connection(self.admin_conn_id)
         if self.control_plane_conn_id is not None:
@@ -62,7 +62,7 @@ class ReplicaLagTrigger(BaseTrigger):
             conn = await asyncio.to_thread(
                 with_master_user_secret, conn, lambda: backend_for_connection(plane)
             )
-        hook = ReplicationHook(
+        hook = ClusterSqlHook(
             self.admin_conn_id, host=self.host, port=self.port, dialect=self.dialect, connection=conn
         )
         deadline = time.monotonic() + self.timeout

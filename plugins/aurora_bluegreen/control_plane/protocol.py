@@ -1,20 +1,11 @@
-"""The control plane: one protocol, one implementation per place clusters live.
-
-The backend is picked from the type of the Airflow connection an operator is given, so DAGs
-run unchanged against the local sandbox and against AWS.
-"""
+"""The control plane's one protocol: what every place clusters live must offer."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo
-
-if TYPE_CHECKING:
-    from airflow.sdk import Connection
-
-SANDBOX_CONN_TYPE = "aurora_sandbox"
 
 
 class ClusterBackend(Protocol):
@@ -44,24 +35,3 @@ class ClusterBackend(Protocol):
 
     def add_tags(self, cluster_id: str, tags: Mapping[str, str]) -> None:
         """Add or overwrite tags on a cluster we created; raise NotManagedByUs for any other."""
-
-
-def get_backend(conn_id: str) -> ClusterBackend:
-    from airflow.sdk import BaseHook
-
-    return backend_for_connection(BaseHook.get_connection(conn_id))
-
-
-def backend_for_connection(conn: Connection) -> ClusterBackend:
-    if conn.conn_type == SANDBOX_CONN_TYPE:
-        from aurora_bluegreen.hooks.sandbox_backend import SandboxBackend
-
-        return SandboxBackend.from_connection(conn)
-    if conn.conn_type == "aws":
-        from aurora_bluegreen.hooks.aurora_backend import AuroraBackend
-
-        return AuroraBackend.from_connection(conn)
-    raise ValueError(
-        f"connection {conn.conn_id!r} has type {conn.conn_type!r}; the control plane supports "
-        f"'aws' and {SANDBOX_CONN_TYPE!r} connections"
-    )

@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any, NamedTuple
 
 from aurora_bluegreen.errors import ReadOnlyNeedsControlPlane
-from aurora_bluegreen.models import BinlogPosition
+from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
 
 
 class Statement(NamedTuple):
@@ -370,3 +370,51 @@ def _by_dialect(dialect: Dialect, rds: str, mysql: str, mariadb: str) -> Stateme
     if dialect.uses_rds_procedures:
         return Statement(rds)
     return Statement(mysql if dialect is Dialect.MYSQL else mariadb)
+
+
+def replica_status_from_rows(
+    rows: Sequence[Mapping[str, Any]], gtid_slave_pos: str | None = None
+) -> ReplicaStatus | None:
+    """Normalize ``SHOW REPLICA STATUS``/``SHOW SLAVE STATUS`` rows, in either column family.
+
+    MySQL lists one row per channel; the external source is the default (unnamed) channel. MariaDB
+    has no executed-GTID column: pass its ``@@gtid_slave_pos``, used when the replica runs on GTIDs.
+    """
+    default_channel = [row for row in rows if not row.get("Channel_Name")]
+    if not default_channel:
+        return None
+    row = default_channel[0]
+
+    def column(modern: str, legacy: str) -> Any:
+        return row[modern] if modern in row else row.get(legacy)
+
+    using_gtid = row.get("Using_Gtid")
+    auto_position = bool(int(row.get("Auto_Position") or 0)) or using_gtid not in (None, "", "No")
+    executed_gtid_set = row.get("Executed_Gtid_Set")
+    if executed_gtid_set is None and auto_position:
+        executed_gtid_set = gtid_slave_pos
+    seconds_behind = column("Seconds_Behind_Source", "Seconds_Behind_Master")
+    return ReplicaStatus(
+        io_running=column("Replica_IO_Running", "Slave_IO_Running"),
+        sql_running=column("Replica_SQL_Running", "Slave_SQL_Running"),
+        seconds_behind=None if seconds_behind is None else int(seconds_behind),
+        source_host=column("Source_Host", "Master_Host"),
+        source_port=int(column("Source_Port", "Master_Port")),
+        read_position=_position(
+            column("Source_Log_File", "Master_Log_File"), column("Read_Source_Log_Pos", "Read_Master_Log_Pos")
+        ),
+        exec_position=_position(
+            column("Relay_Source_Log_File", "Relay_Master_Log_File"),
+            column("Exec_Source_Log_Pos", "Exec_Master_Log_Pos"),
+        ),
+        last_io_errno=int(row.get("Last_IO_Errno") or 0),
+        last_io_error=row.get("Last_IO_Error") or "",
+        last_sql_errno=int(row.get("Last_SQL_Errno") or 0),
+        last_sql_error=row.get("Last_SQL_Error") or "",
+        executed_gtid_set=None if executed_gtid_set is None else "".join(executed_gtid_set.split()),
+        auto_position=auto_position,
+    )
+
+
+def _position(file: str | None, position: Any) -> BinlogPosition | None:
+    return BinlogPosition(file, int(position)) if file else None

@@ -1,4 +1,7 @@
-"""The data plane: binlog replication between clusters, driven over the MySQL protocol.
+"""The data plane: the SQL side of one cluster (replication, read_only, users, the user's own SQL).
+
+One name for one thing: ``ClusterSqlHook`` is the hook, ``cutover.ClusterSql`` the protocol the
+domain modules need of it, and ``ClusterAccess.sql(cluster_id)`` where operators get one.
 
 Credentials come from an Airflow MySQL connection. Green exists only at run time and carries blue's
 users, so one connection serves both: ``host``/``port`` point its credentials at another endpoint.
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,7 +24,9 @@ from typing import Any
 import attrs
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 
+from aurora_bluegreen import dialects
 from aurora_bluegreen.consistency import TableShape
+from aurora_bluegreen.dialects import Dialect, Engine, ServerVersion, Statement
 from aurora_bluegreen.errors import (
     ClusterStateError,
     ReplicationNotRunning,
@@ -30,8 +35,6 @@ from aurora_bluegreen.errors import (
 )
 from aurora_bluegreen.gtid import GtidSet, MariadbGtidSet, MysqlGtidSet
 from aurora_bluegreen.guardrails import GtidHistory
-from aurora_bluegreen.hooks import dialects
-from aurora_bluegreen.hooks.dialects import Dialect, Engine, ServerVersion, Statement
 from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
 
 _NO_SUCH_GRANT = 1141
@@ -73,8 +76,8 @@ class OpenTransaction:
     query: str | None
 
 
-class ReplicationHook(MySqlHook):
-    """Replication control for one server: blue as a source, green as its replica.
+class ClusterSqlHook(MySqlHook):
+    """The SQL side of one cluster: blue as a source, green as its replica, either one's read_only.
 
     :param mysql_conn_id: a MySQL connection with the cluster's master user.
     :param host: endpoint to use instead of the connection's host.
@@ -279,7 +282,7 @@ class ReplicationHook(MySqlHook):
         # Only a GTID replica needs its executed set, and the cutover reads this inside the freeze.
         if rows and self.server_version.engine is Engine.MARIADB and rows[0].get("Using_Gtid", "No") != "No":
             (gtid_slave_pos,) = self._first_row(dialects.MARIADB_GTID_SLAVE_POS)
-        return replica_status_from_rows(rows, gtid_slave_pos)
+        return dialects.replica_status_from_rows(rows, gtid_slave_pos)
 
     def set_external_source(
         self,
@@ -443,50 +446,6 @@ class ReplicationHook(MySqlHook):
             self._held_logs = None
 
 
-def replica_status_from_rows(
-    rows: Sequence[Mapping[str, Any]], gtid_slave_pos: str | None = None
-) -> ReplicaStatus | None:
-    """Normalize ``SHOW REPLICA STATUS``/``SHOW SLAVE STATUS`` rows, in either column family.
-
-    MySQL lists one row per channel; the external source is the default (unnamed) channel. MariaDB
-    has no executed-GTID column: pass its ``@@gtid_slave_pos``, used when the replica runs on GTIDs.
-    """
-    default_channel = [row for row in rows if not row.get("Channel_Name")]
-    if not default_channel:
-        return None
-    row = default_channel[0]
-
-    def column(modern: str, legacy: str) -> Any:
-        return row[modern] if modern in row else row.get(legacy)
-
-    using_gtid = row.get("Using_Gtid")
-    auto_position = bool(int(row.get("Auto_Position") or 0)) or using_gtid not in (None, "", "No")
-    executed_gtid_set = row.get("Executed_Gtid_Set")
-    if executed_gtid_set is None and auto_position:
-        executed_gtid_set = gtid_slave_pos
-    seconds_behind = column("Seconds_Behind_Source", "Seconds_Behind_Master")
-    return ReplicaStatus(
-        io_running=column("Replica_IO_Running", "Slave_IO_Running"),
-        sql_running=column("Replica_SQL_Running", "Slave_SQL_Running"),
-        seconds_behind=None if seconds_behind is None else int(seconds_behind),
-        source_host=column("Source_Host", "Master_Host"),
-        source_port=int(column("Source_Port", "Master_Port")),
-        read_position=_position(
-            column("Source_Log_File", "Master_Log_File"), column("Read_Source_Log_Pos", "Read_Master_Log_Pos")
-        ),
-        exec_position=_position(
-            column("Relay_Source_Log_File", "Relay_Master_Log_File"),
-            column("Exec_Source_Log_Pos", "Exec_Master_Log_Pos"),
-        ),
-        last_io_errno=int(row.get("Last_IO_Errno") or 0),
-        last_io_error=row.get("Last_IO_Error") or "",
-        last_sql_errno=int(row.get("Last_SQL_Errno") or 0),
-        last_sql_error=row.get("Last_SQL_Error") or "",
-        executed_gtid_set=None if executed_gtid_set is None else "".join(executed_gtid_set.split()),
-        auto_position=auto_position,
-    )
-
-
 def redact(message: str, secret: str) -> str:
     """``message`` without ``secret``, as sent (escaped) or as the server read it.
 
@@ -503,10 +462,6 @@ def redact(message: str, secret: str) -> str:
 _MYSQL_ESCAPES = str.maketrans(
     {"\\": "\\\\", "'": "\\'", '"': '\\"', "\0": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z"}
 )
-
-
-def _position(file: str | None, position: Any) -> BinlogPosition | None:
-    return BinlogPosition(file, int(position)) if file else None
 
 
 def _refuse_unless_replication_only(user: str, host: str, grants: Sequence[str]) -> None:

@@ -1,0 +1,193 @@
+"""Green's parameter groups on AWS: the facts the plan needs, and the only writes we make to groups.
+
+The rules (which group green gets, which groups may be written) are pure functions in
+``aurora_bluegreen.parameter_groups``; this module reads the facts from RDS and applies a plan.
+Only a group this tool created and that no other cluster uses is ever written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aurora_bluegreen.control_plane.aws_calls import aws_pages, tag_dict, tag_list
+from aurora_bluegreen.control_plane.rds import Rds, wait_until
+from aurora_bluegreen.errors import AwsCallFailed, ClusterStateError, NotManagedByUs
+from aurora_bluegreen.models import CloneSpec
+from aurora_bluegreen.ownership import is_ours
+from aurora_bluegreen.parameter_groups import (
+    Action,
+    EngineVersion,
+    GroupFacts,
+    GroupPlan,
+    Level,
+    refusal_to_modify,
+)
+
+
+@dataclass(frozen=True)
+class _GroupApi:
+    """RDS names the same calls differently for cluster and DB parameter groups."""
+
+    infix: str
+    noun: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.noun}Name"
+
+    def call(self, verb: str, plural: bool = False) -> str:
+        return f"{verb}_db_{self.infix}parameter_group{'s' if plural else ''}"
+
+
+_GROUP_API = {
+    Level.CLUSTER: _GroupApi("cluster_", "DBClusterParameterGroup"),
+    Level.INSTANCE: _GroupApi("", "DBParameterGroup"),
+}
+
+
+class ParameterGroups:
+    """:param read_only_timeout: seconds a parameter-group change of read_only may take to apply."""
+
+    def __init__(self, rds: Rds, read_only_timeout: float) -> None:
+        self.rds = rds
+        self.read_only_timeout = read_only_timeout
+
+    def facts(self, level: Level, names: list[str]) -> dict[str, GroupFacts]:
+        """Facts of those of ``names`` that exist; default groups count as existing only if RDS lists them."""
+        api = _GROUP_API[level]
+        found = {}
+        for name in dict.fromkeys(names):
+            try:
+                response = self.rds.call(api.call("describe", plural=True), **{api.name: name})
+            except AwsCallFailed as error:
+                if error.not_found:
+                    continue
+                raise
+            # AWS answers an unknown name with an error; moto with an empty list.
+            if not response[f"{api.noun}s"]:
+                continue
+            group = response[f"{api.noun}s"][0]
+            tags = tag_dict(
+                self.rds.call("list_tags_for_resource", ResourceName=group[f"{api.noun}Arn"])["TagList"]
+            )
+            found[name] = (group["DBParameterGroupFamily"], is_ours(tags))
+        if not found:
+            return {}
+        users = self._users(level)
+        return {
+            name: GroupFacts(name, family, managed, frozenset(users.get(name, ())))
+            for name, (family, managed) in found.items()
+        }
+
+    def _users(self, level: Level) -> dict[str, set[str]]:
+        """Which clusters use each parameter group of ``level``, across the whole region."""
+        users: dict[str, set[str]] = {}
+        if level is Level.CLUSTER:
+            for cluster in aws_pages(self.rds.client, "describe_db_clusters", "DBClusters"):
+                users.setdefault(cluster.get("DBClusterParameterGroup"), set()).add(
+                    cluster["DBClusterIdentifier"]
+                )
+            return users
+        for instance in aws_pages(self.rds.client, "describe_db_instances", "DBInstances"):
+            owner = instance.get("DBClusterIdentifier") or instance["DBInstanceIdentifier"]
+            for group in instance.get("DBParameterGroups", []):
+                users.setdefault(group["DBParameterGroupName"], set()).add(owner)
+        return users
+
+    def apply(self, plan: GroupPlan, engine: EngineVersion, spec: CloneSpec, tags: Mapping[str, str]) -> None:
+        """Create or copy green's group as the plan says, and write its read_only."""
+        if not plan.writes_read_only:
+            return
+        api = _GROUP_API[plan.level]
+        description = f"aurora-bluegreen: read_only of {spec.cluster_id}, a clone of {spec.source_cluster_id}"
+        if plan.action is Action.CREATE:
+            self.rds.call(
+                api.call("create"),
+                **{api.name: plan.name},
+                DBParameterGroupFamily=engine.family,
+                Description=description,
+                Tags=tag_list(tags),
+            )
+        elif plan.action is Action.COPY:
+            self.rds.call(
+                api.call("copy"),
+                **{
+                    f"Source{api.noun}Identifier": plan.source,
+                    f"Target{api.noun}Identifier": plan.name,
+                    f"Target{api.noun}Description": description,
+                },
+                Tags=tag_list(tags),
+            )
+        self._write_read_only(plan.level, plan.name, spec.read_only)
+        self.rds.log.info(
+            "%s %s parameter group %s: read_only=%d",
+            plan.action.value,
+            plan.level.value,
+            plan.name,
+            spec.read_only,
+        )
+
+    def switch_read_only(self, cluster: dict, read_only: bool) -> None:
+        """Switch read_only through the parameter group that holds it, and wait until it applied.
+
+        Only a group this tool created and that no other cluster uses is written. Blue's own group
+        never is: on Aurora MySQL 3.06+ the cutover freezes blue with ``mysql.rds_set_read_only``.
+        """
+        cluster_id = cluster["DBClusterIdentifier"]
+        level = EngineVersion.parse(cluster["Engine"], cluster["EngineVersion"]).read_only_level
+        if level is Level.CLUSTER:
+            name = cluster["DBClusterParameterGroup"]
+        else:
+            writer = self.rds.writer(cluster)
+            if writer is None:
+                raise ClusterStateError(
+                    f"{cluster_id} has no writer instance whose read_only could be switched"
+                )
+            name = writer["DBParameterGroups"][0]["DBParameterGroupName"]
+        facts = self.facts(level, [name]).get(name)
+        refusal = (
+            refusal_to_modify(facts, cluster_id)
+            if facts
+            else f"{name} is the engine's default parameter group"
+        )
+        if refusal:
+            raise NotManagedByUs(
+                f"cannot switch read_only on {cluster_id} through its {level.value} parameter group: "
+                f"{refusal}, and aurora-bluegreen never writes to such a group. On Aurora MySQL 3.06 and "
+                "later the cutover uses mysql.rds_set_read_only instead (docs/aws.md)."
+            )
+        self._write_read_only(level, name, read_only)
+        self._wait_applied(cluster_id, level, name)
+
+    def _write_read_only(self, level: Level, name: str, read_only: bool) -> None:
+        parameter = {
+            "ParameterName": "read_only",
+            "ParameterValue": str(int(read_only)),
+            "ApplyMethod": "immediate",
+        }
+        api = _GROUP_API[level]
+        self.rds.call(api.call("modify"), **{api.name: name}, Parameters=[parameter])
+
+    def _wait_applied(self, cluster_id: str, level: Level, name: str) -> None:
+        """Wait until every instance of the cluster reports the group's change as applied."""
+
+        def applied() -> bool:
+            cluster = self.rds.cluster(cluster_id) or {}
+            if level is Level.CLUSTER:
+                return all(
+                    member.get("DBClusterParameterGroupStatus") == "in-sync"
+                    for member in cluster.get("DBClusterMembers", [])
+                )
+            for member in cluster.get("DBClusterMembers", []):
+                instance = self.rds.instance(member["DBInstanceIdentifier"]) or {}
+                statuses = [
+                    group.get("ParameterApplyStatus")
+                    for group in instance.get("DBParameterGroups", [])
+                    if group["DBParameterGroupName"] == name
+                ]
+                if any(status != "in-sync" for status in statuses):
+                    return False
+            return True
+
+        wait_until(applied, self.read_only_timeout, f"read_only in {name} to apply on {cluster_id}")

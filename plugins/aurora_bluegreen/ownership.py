@@ -1,0 +1,118 @@
+"""What aurora-bluegreen made, and may therefore change: the home of "never touch what we did not make".
+
+Every cluster, instance, parameter group and snapshot the tool creates carries the ownership tags
+from its first moment (``managed-by=aurora-bluegreen``, ``role``, ``source-cluster``, ``dag-run``).
+A retry finds its earlier work by them, and every modify, tag or delete asks this module first:
+nothing without ``managed-by=aurora-bluegreen`` is ever changed.
+
+Pure rules over tag mappings; the control planes and operators apply them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+
+from aurora_bluegreen.errors import InvalidInput, NotManagedByUs
+
+MANAGED_BY_TAG = "managed-by"
+MANAGED_BY_VALUE = "aurora-bluegreen"
+ROLE_TAG = "role"
+SOURCE_CLUSTER_TAG = "source-cluster"
+DAG_RUN_TAG = "dag-run"
+REPLICATES_TAG = "replicates-from-source"
+"""On every clone that replicates (or will) from its source: while one exists, the source's
+replication user and binlog retention are still needed."""
+RETENTION_TAG = "blue-binlog-retention-hours"
+"""The source's binlog retention from before the tool first changed it, kept on the clone."""
+RETENTION_UNSET = "unset"
+_MAX_TAG_VALUE = 256  # RDS's limit on a tag value
+
+
+class Role(str, Enum):
+    GREEN = "green"
+    QA = "qa"
+    SNAPSHOT = "snapshot"
+
+
+def is_ours(tags: Mapping[str, str]) -> bool:
+    return tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE
+
+
+def ownership_tags(role: Role | str, source_cluster_id: str, dag_run_id: str | None = None) -> dict[str, str]:
+    """The tags that mark a resource made from ``source_cluster_id`` as ours."""
+    tags = {
+        MANAGED_BY_TAG: MANAGED_BY_VALUE,
+        ROLE_TAG: Role(role).value,
+        SOURCE_CLUSTER_TAG: source_cluster_id,
+    }
+    if dag_run_id is not None:
+        tags[DAG_RUN_TAG] = str(dag_run_id)[:_MAX_TAG_VALUE]
+    return tags
+
+
+def clones_of(
+    source_cluster_id: str, role: Role | str | None = None, replicating: bool = False
+) -> dict[str, str]:
+    """The tags to list our clones of a source by: all of a role, or those that replicate from it."""
+    tags = {MANAGED_BY_TAG: MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG: source_cluster_id}
+    if role is not None:
+        tags[ROLE_TAG] = Role(role).value
+    if replicating:
+        tags[REPLICATES_TAG] = "true"
+    return tags
+
+
+def require_ours(subject: str, tags: Mapping[str, str], consequence: str) -> None:
+    """Refuse (NotManagedByUs) unless ``tags`` mark the resource as ours; ``consequence`` says what
+    is therefore not done, e.g. "it will not be deleted"."""
+    if not is_ours(tags):
+        raise NotManagedByUs(
+            f"{subject} is not tagged {MANAGED_BY_TAG}={MANAGED_BY_VALUE}: aurora-bluegreen did not "
+            f"create it, so {consequence}"
+        )
+
+
+def require_clone_of(
+    field: str, cluster_id: str, tags: Mapping[str, str], role: Role | str, source_cluster_id: str
+) -> None:
+    """Refuse unless the cluster is a clone of ``source_cluster_id`` we made for ``role``."""
+    expected = clones_of(source_cluster_id, role)
+    wrong = {key: tags.get(key) for key, value in expected.items() if tags.get(key) != value}
+    if wrong:
+        raise NotManagedByUs(
+            f"{field}={cluster_id!r} is not a {Role(role).value} that aurora-bluegreen made from "
+            f"{source_cluster_id}: its tags have {wrong}, expected {expected}; nothing was changed"
+        )
+
+
+def require_role(cluster_id: str, tags: Mapping[str, str], role: Role | str) -> None:
+    """Refuse unless the cluster is one we made for ``role`` (from whichever source)."""
+    role = Role(role)
+    if not is_ours(tags) or tags.get(ROLE_TAG) != role.value:
+        raise NotManagedByUs(
+            f"{cluster_id} is not a {role.value} clone made by aurora-bluegreen (tags {MANAGED_BY_TAG}="
+            f"{tags.get(MANAGED_BY_TAG)}, {ROLE_TAG}={tags.get(ROLE_TAG)}); refusing to change it"
+        )
+
+
+def require_reusable(field: str, cluster_id: str, tags: Mapping[str, str], source_cluster_id: str) -> None:
+    """An existing cluster may be taken up again (a retry) only if we made it from the same source."""
+    if not is_ours(tags):
+        raise NotManagedByUs(
+            f"{field}={cluster_id!r} names an existing cluster that aurora-bluegreen did not create; "
+            "choose another id"
+        )
+    if tags.get(SOURCE_CLUSTER_TAG) != source_cluster_id:
+        raise InvalidInput(
+            field,
+            cluster_id,
+            f"a clone of {source_cluster_id} (the existing {cluster_id} is a clone of "
+            f"{tags.get(SOURCE_CLUSTER_TAG)})",
+        )
+
+
+def may_become_writer(target_id: str, target_tags: Mapping[str, str], writer_tags: Mapping[str, str]) -> bool:
+    """A cutover may make a cluster writable only if it is our clone, or (switching back) the
+    cluster that the current writer, our clone, was made from."""
+    return is_ours(target_tags) or (is_ours(writer_tags) and writer_tags.get(SOURCE_CLUSTER_TAG) == target_id)
