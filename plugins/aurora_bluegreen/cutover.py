@@ -18,10 +18,9 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
 
 from aurora_bluegreen.catchup import is_caught_up
 from aurora_bluegreen.consistency import ConsistencyCheck
@@ -32,73 +31,17 @@ from aurora_bluegreen.errors import (
     ReplicationBroken,
     WaitTimedOut,
 )
-from aurora_bluegreen.gtid import GtidSet
 from aurora_bluegreen.guardrails import (
-    GtidHistory,
     GuardrailFacts,
     evidence_summary,
     guardrail_violations,
     unseen_local_writes,
 )
-from aurora_bluegreen.models import BinlogPosition, CutoverReport, CutoverStep, ReplicaStatus
+from aurora_bluegreen.models import BinlogPosition, CutoverReport, CutoverStep, ReplicaStatus, SourceEndpoint
+from aurora_bluegreen.protocols import ClusterSql, ReadOnlySwitch
+from aurora_bluegreen.repointers.protocol import Repointer
 
 log = logging.getLogger(__name__)
-
-
-class ReadOnlySwitch(Protocol):
-    def set_read_only(self, read_only: bool) -> None:
-        """Switch read_only and return only once it is in effect."""
-
-
-class Repointer(Protocol):
-    def repoint(self, host: str, port: int, cluster_id: str) -> str:
-        """Send the application to this endpoint; return a short description of what changed."""
-
-
-class ClusterSql(Protocol):
-    """The data-plane operations the cutover needs on either cluster (``ClusterSqlHook`` has them).
-
-    Blue and green swap roles when reverse replication runs, or on a switch back, so both get
-    the same interface.
-    """
-
-    def logs_held(self, into: list) -> AbstractContextManager[None]: ...
-    def replica_status(self) -> ReplicaStatus | None: ...
-    def source_position(self) -> BinlogPosition: ...
-    def gtid_history(self) -> GtidHistory | None: ...
-    def executed_gtid_set(self) -> GtidSet: ...
-    def read_only(self) -> bool: ...
-    def long_running_transactions(self, min_seconds: float) -> list[Any]: ...
-    def running_ddl(self) -> list[Any]: ...
-    def replication_user_exists(self, user: str) -> bool: ...
-    def ensure_replication_user(self, user: str, password: str) -> bool: ...
-    def wait_for_position(self, position: BinlogPosition, timeout_seconds: float) -> bool: ...
-    def stop_replication(self) -> None: ...
-    def start_replication(self) -> None: ...
-    def reset_external_source(self) -> None: ...
-    def set_external_source(
-        self,
-        host: str,
-        port: int,
-        user: str,
-        password: str,
-        position: BinlogPosition | None,
-        gtid: bool = False,
-        ssl: bool = False,
-    ) -> None: ...
-
-
-@dataclass(frozen=True)
-class SourceEndpoint:
-    """The replication user's way to blue: for undoing the cutover, and (reversed) to green."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-
-    def __repr__(self) -> str:
-        return f"SourceEndpoint(host={self.host!r}, port={self.port}, user={self.user!r})"
 
 
 @dataclass(frozen=True)

@@ -304,3 +304,16 @@ class CutoverReport:
         freeze = "n/a" if self.freeze_ms is None else f"{self.freeze_ms:.1f} ms"
         lines.append(f"write freeze: {freeze}; rolled back: {'yes' if self.rolled_back else 'no'}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SourceEndpoint:
+    """The replication user's way to blue: for undoing the cutover, and (reversed) to green."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"SourceEndpoint(host={self.host!r}, port={self.port}, user={self.user!r})"

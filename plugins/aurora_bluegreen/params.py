@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aurora_bluegreen.repointers.registry import repoint_schema
+
 CLUSTER_ID_SCHEMA = {
     "type": "string",
     "minLength": 1,
@@ -9,12 +11,7 @@ CLUSTER_ID_SCHEMA = {
     "pattern": "^[A-Za-z](?!.*--)[A-Za-z0-9-]*[A-Za-z0-9]$|^[A-Za-z]$",
 }
 CONN_ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[A-Za-z0-9_.-]+$"}
-REPOINT_SCHEMA = {
-    "type": "string",
-    "pattern": "^(none|sandbox:[A-Za-z_][A-Za-z0-9_]*"
-    "|route53:(/hostedzone/)?[A-Z0-9]{1,32}/[A-Za-z0-9_.*-]+"
-    "|secretsmanager:[A-Za-z0-9/_+=.@!:-]+)$",
-}
+REPOINT_SCHEMA = repoint_schema()
 
 
 def param(name: str) -> str:

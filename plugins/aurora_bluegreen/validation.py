@@ -9,7 +9,8 @@ from aurora_bluegreen.errors import InvalidInput
 
 _CLUSTER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 _USER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,15}$")
-_SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
+SQL_IDENTIFIER_PATTERN = "[A-Za-z_][A-Za-z0-9_$]{0,63}"
+_SQL_IDENTIFIER = re.compile(f"^{SQL_IDENTIFIER_PATTERN}$")
 
 CLUSTER_ID_RULE = "1-63 letters, digits or hyphens; first a letter; no trailing hyphen; no '--'"
 USER_NAME_RULE = "4-16 letters, digits or underscores; first a letter"

@@ -9,8 +9,9 @@ import pytest
 from moto_aws import REGION
 
 from aurora_bluegreen.errors import InvalidInput
-from aurora_bluegreen.repointers import parse_repoint_target, repointer_for
-from aurora_bluegreen.repointers_aws import Route53Repointer, SecretsManagerRepointer
+from aurora_bluegreen.repointers.registry import parse_repoint_target, repointer_for
+from aurora_bluegreen.repointers.route53 import Route53Repointer
+from aurora_bluegreen.repointers.secretsmanager import SecretsManagerRepointer
 
 GREEN = "green.cluster-abc.eu-west-1.rds.amazonaws.com"
 ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:app/db-AbCdEf"

@@ -17,12 +17,13 @@ import time
 import pytest
 
 from aurora_bluegreen.cluster_access import ClusterAccess
-from aurora_bluegreen.cutover import Cutover, CutoverLimits, SourceEndpoint
+from aurora_bluegreen.cutover import Cutover, CutoverLimits
 from aurora_bluegreen.errors import ClusterUnreachable, CutoverFailed
+from aurora_bluegreen.models import SourceEndpoint
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
-from aurora_bluegreen.repointers import repointer_for
+from aurora_bluegreen.repointers.registry import repointer_for
 from aurora_bluegreen.sandbox.endpoints import read_endpoint
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor

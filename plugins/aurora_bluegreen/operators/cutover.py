@@ -80,9 +80,10 @@ class CutoverOperator(BaseOperator):
         self.dialect = dialect
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from aurora_bluegreen.cutover import Cutover, CutoverLimits, SourceEndpoint
+        from aurora_bluegreen.cutover import Cutover, CutoverLimits
         from aurora_bluegreen.errors import CutoverFailed
-        from aurora_bluegreen.repointers import parse_repoint_target, repointer_for
+        from aurora_bluegreen.models import SourceEndpoint
+        from aurora_bluegreen.repointers.registry import parse_repoint_target, repointer_for
 
         validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)

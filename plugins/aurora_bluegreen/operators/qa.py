@@ -70,7 +70,7 @@ class PlanQaRefreshOperator(ClusterTask):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from aurora_bluegreen.qa_clones import clone_names, keep_count
-        from aurora_bluegreen.repointers import parse_repoint_target
+        from aurora_bluegreen.repointers.registry import parse_repoint_target
         from aurora_bluegreen.sql_files import sql_files
 
         started = time.monotonic()
@@ -227,7 +227,7 @@ class PublishQaCloneOperator(_QaCloneTask):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from aurora_bluegreen.qa_clones import READY_TAG
-        from aurora_bluegreen.repointers import repointer_for
+        from aurora_bluegreen.repointers.registry import repointer_for
 
         started = time.monotonic()
         access = self._access()
