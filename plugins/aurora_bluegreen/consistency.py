@@ -9,9 +9,10 @@ and named, so a large database costs a bounded, reported amount of time.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
+
+from aurora_bluegreen.timing import Stopwatch
 
 
 class SnapshotReader(Protocol):
@@ -94,7 +95,7 @@ class ConsistencyCheck:
         self.blue.start_snapshot()
 
     def compare(self) -> ConsistencyReport:
-        started = time.monotonic()
+        watch = Stopwatch()
         report = ConsistencyReport()
         try:
             tables, report.skipped = tables_to_compare(
@@ -112,5 +113,5 @@ class ConsistencyCheck:
         finally:
             self.blue.close()
             self.green.close()
-        report.seconds = time.monotonic() - started
+        report.seconds = watch.seconds
         return report

@@ -26,6 +26,10 @@ replication user and binlog retention are still needed."""
 RETENTION_TAG = "blue-binlog-retention-hours"
 """The source's binlog retention from before the tool first changed it, kept on the clone."""
 RETENTION_UNSET = "unset"
+STAMP_TAG = "qa-stamp"
+"""When the run that made a QA clone was due, ISO 8601 in UTC: orders clones newest first."""
+READY_TAG = "qa-ready"
+"""Set once a QA clone is cloned, masked and published; a clone without it is a failed run's leftover."""
 _MAX_TAG_VALUE = 256  # RDS's limit on a tag value
 
 
@@ -33,6 +37,14 @@ class Role(str, Enum):
     GREEN = "green"
     QA = "qa"
     SNAPSHOT = "snapshot"
+
+
+def reader_tags(cluster_tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags a reader we add to our cluster carries: the cluster's ownership tags."""
+    kept = {
+        key: cluster_tags[key] for key in (ROLE_TAG, SOURCE_CLUSTER_TAG, DAG_RUN_TAG) if key in cluster_tags
+    }
+    return {**kept, MANAGED_BY_TAG: MANAGED_BY_VALUE}
 
 
 def is_ours(tags: Mapping[str, str]) -> bool:
@@ -100,8 +112,8 @@ def require_reusable(field: str, cluster_id: str, tags: Mapping[str, str], sourc
     """An existing cluster may be taken up again (a retry) only if we made it from the same source."""
     if not is_ours(tags):
         raise NotManagedByUs(
-            f"{field}={cluster_id!r} names an existing cluster that aurora-bluegreen did not create; "
-            "choose another id"
+            f"{field}={cluster_id!r} names an existing cluster that "
+            "aurora-bluegreen did not create; choose another id"
         )
     if tags.get(SOURCE_CLUSTER_TAG) != source_cluster_id:
         raise InvalidInput(

@@ -10,13 +10,9 @@ from datetime import datetime, timezone
 
 from aurora_bluegreen.errors import InvalidInput
 from aurora_bluegreen.models import ClusterInfo
-from aurora_bluegreen.ownership import Role, clones_of
+from aurora_bluegreen.ownership import READY_TAG, STAMP_TAG, Role, clones_of
 from aurora_bluegreen.validation import cluster_identifier
 
-STAMP_TAG = "qa-stamp"
-"""When the run that made the clone was due, ISO 8601 in UTC: orders clones newest first."""
-READY_TAG = "qa-ready"
-"""Set once a clone is cloned, masked and published; a clone without it is a failed run's leftover."""
 DEFAULT_SCHEDULE = "0 2 * * *"
 SCHEDULE_SETTING = "[aurora_bluegreen] qa_refresh_schedule (AIRFLOW__AURORA_BLUEGREEN__QA_REFRESH_SCHEDULE)"
 # "<prefix>-YYYYMMDD-HHMMSS-writer" must stay within the 63 characters of an RDS identifier.

@@ -10,13 +10,9 @@ from moto_aws import AWS_CONN_ID, clone_spec, tags_of
 
 from aurora_bluegreen.errors import InvalidInput, NotManagedByUs
 from aurora_bluegreen.models import InstanceInfo
-from aurora_bluegreen.operators.readers import (
-    AuroraReadersOperator,
-    ReadersAvailableTrigger,
-    place_readers,
-    reader_ids,
-    readers_verdict,
-)
+from aurora_bluegreen.operators.readers import AuroraReadersOperator
+from aurora_bluegreen.readers import place_readers, reader_ids, readers_verdict
+from aurora_bluegreen.triggers.readers_available import ReadersAvailableTrigger
 
 ZONES = ["az-a", "az-b", "az-c"]
 
@@ -155,7 +151,7 @@ def test_trigger_waits_through_creating_and_fails_fast_on_a_broken_reader(monkey
 def test_trigger_serializes_for_the_triggerer():
     trigger = ReadersAvailableTrigger(["r1"], 30, 60, AWS_CONN_ID, region_name="eu-west-1")
     path, kwargs = trigger.serialize()
-    assert path == "aurora_bluegreen.operators.readers.ReadersAvailableTrigger"
+    assert path == "aurora_bluegreen.triggers.readers_available.ReadersAvailableTrigger"
     assert ReadersAvailableTrigger(**kwargs).serialize() == (path, kwargs)
 
 

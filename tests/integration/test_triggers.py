@@ -73,8 +73,8 @@ def test_lag_trigger_waits_for_a_lagging_replica_then_reports_caught_up(sandbox,
         event = first_event(lag_trigger(green))
     finally:
         releaser.join()
-    assert event["state"] == "caught_up", event
-    assert event["status"]["exec_position"] is not None
+    assert event["status"] == "caught_up", event
+    assert event["replica"]["exec_position"] is not None
 
 
 def test_lag_trigger_reports_broken_replication_at_once(sandbox, connect, green):
@@ -87,7 +87,7 @@ def test_lag_trigger_reports_broken_replication_at_once(sandbox, connect, green)
             "VALUES ('trigger-broken', 1, 1, 1, 100)"
         )
     event = first_event(lag_trigger(green, timeout=600), timeout=15)
-    assert event["state"] == "broken"
+    assert event["status"] == "broken"
     assert "1146" in event["message"]
 
 

@@ -66,7 +66,7 @@ def test_a_kind_added_to_the_table_is_in_the_form_the_checks_and_the_builder(mon
 
 @pytest.mark.parametrize("target", ["", "fake:abc", "none:x", "sandbox:", "sandbox", "route53"])
 def test_unknown_kinds_and_missing_or_extra_names_are_refused_with_the_rule(target):
-    with pytest.raises(InvalidInput, match="is invalid: must be 'none' or 'sandbox:"):
+    with pytest.raises(InvalidInput, match="is invalid: must be 'none', 'sandbox:"):
         parse_repoint_target(target)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.operators.cluster_task import ClusterTask
+from aurora_bluegreen.timing import Stopwatch
 
 
 class RunChecksOperator(ClusterTask):
@@ -93,7 +93,7 @@ class RunChecksOperator(ClusterTask):
         from aurora_bluegreen.errors import StatementFailed
 
         name = Path(check.name).stem
-        started = time.monotonic()
+        watch = Stopwatch()
         try:
             green.run_sql("START TRANSACTION READ ONLY")
             try:
@@ -103,7 +103,7 @@ class RunChecksOperator(ClusterTask):
             passed, detail = check_verdict(result.columns, result.rows)
         except StatementFailed as error:
             passed, detail = False, f"error {error.server_error or error}"
-        seconds = time.monotonic() - started
+        seconds = watch.seconds
         self.log.info(
             "Check %s on green %s: %s in %.3fs (%s)",
             name,

@@ -10,9 +10,11 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
+from aurora_bluegreen.control_plane.clone_progress import clone_progress
 from aurora_bluegreen.errors import ClusterStateError, WaitTimedOut
 from aurora_bluegreen.models import CloneResult, CloneSpec
-from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE
+from aurora_bluegreen.ownership import ownership_tags
+from aurora_bluegreen.timing import Stopwatch
 
 
 class CloneClusterOperator(BaseOperator):
@@ -77,7 +79,7 @@ class CloneClusterOperator(BaseOperator):
 
         spec = self._spec(context)
         backend = get_backend(self.control_plane_conn_id)
-        started = time.monotonic()
+        watch = Stopwatch()
         existing = backend.find(spec.cluster_id)
         info = backend.clone(spec)
         self.log.info(
@@ -87,10 +89,10 @@ class CloneClusterOperator(BaseOperator):
             spec.source_cluster_id,
             spec.writer_instance_id,
             info.status,
-            time.monotonic() - started,
+            watch.seconds,
         )
         self._reused = existing is not None
-        if info.is_available and backend.clone_coordinates(spec.cluster_id) is not None:
+        if clone_progress(backend, spec.cluster_id).ready:
             return self._result(backend)
         if not self.deferrable:
             return self._wait_here(backend)
@@ -114,13 +116,14 @@ class CloneClusterOperator(BaseOperator):
         return self._result(get_backend(self.control_plane_conn_id))
 
     def _wait_here(self, backend: Any) -> dict[str, Any]:
-        deadline = time.monotonic() + self.wait_timeout
-        while time.monotonic() < deadline:
-            info = backend.describe(self.cluster_id)
-            if info.is_available and backend.clone_coordinates(self.cluster_id) is not None:
+        watch = Stopwatch()
+        while True:
+            progress = clone_progress(backend, self.cluster_id)
+            if progress.ready:
                 return self._result(backend)
+            if progress.dead_end or watch.seconds > self.wait_timeout:
+                raise WaitTimedOut(f"{progress.summary()} after {self.wait_timeout}s")
             time.sleep(self.poll_interval)
-        raise WaitTimedOut(f"clone {self.cluster_id} not ready after {self.wait_timeout}s")
 
     def _result(self, backend: Any) -> dict[str, Any]:
         info = backend.describe(self.cluster_id)
@@ -147,14 +150,8 @@ class CloneClusterOperator(BaseOperator):
         validation.blue_and_green(self.source_cluster_id, self.cluster_id, "source_cluster_id", "cluster_id")
         validation.cluster_identifier("writer_instance_id", self.writer_instance_id)
         dag_run = context.get("dag_run")
-        tags = {
-            **(self.tags or {}),
-            MANAGED_BY_TAG: MANAGED_BY_VALUE,
-            "role": self.role,
-            "source-cluster": self.source_cluster_id,
-        }
-        if dag_run is not None:
-            tags.setdefault("dag-run", str(dag_run.run_id)[:256])
+        run_id = None if dag_run is None else str(dag_run.run_id)
+        tags = {**(self.tags or {}), **ownership_tags(self.role, self.source_cluster_id, run_id)}
         return CloneSpec(
             source_cluster_id=self.source_cluster_id,
             cluster_id=self.cluster_id,

@@ -1,18 +1,19 @@
-"""What the green-testing, QA and teardown operators share: how they reach clusters, and which ones."""
+"""The one base of every operator and sensor that reaches clusters: control plane for where, a
+MySQL connection for who."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseSensorOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
 
 
-class ClusterTask(BaseOperator):
-    """An operator that finds clusters through the control plane and talks SQL as blue's master user.
+class _ReachesClusters:
+    """Finds clusters through the control plane and talks SQL as blue's master user.
 
     :param control_plane_conn_id: an ``aws`` or ``aurora_sandbox`` connection.
     :param admin_conn_id: a MySQL connection with blue's master user (clones carry it).
@@ -33,9 +34,21 @@ class ClusterTask(BaseOperator):
         self.control_plane_conn_id = control_plane_conn_id
         self.admin_conn_id = admin_conn_id
         self.dialect = dialect
+        self._cluster_access: ClusterAccess | None = None
 
     def _access(self) -> ClusterAccess:
-        return ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
+        """One per task run: it caches the backend and the master user's connection."""
+        if self._cluster_access is None:
+            self._cluster_access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
+        return self._cluster_access
+
+
+class ClusterTask(_ReachesClusters, BaseOperator):
+    """An operator that reaches clusters (see ``_ReachesClusters`` for its connection parameters)."""
+
+
+class ClusterSensor(_ReachesClusters, BaseSensorOperator):
+    """A sensor that reaches clusters (see ``_ReachesClusters`` for its connection parameters)."""
 
 
 class BlueGreenTask(ClusterTask):

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.errors import ClusterStateError, NotManagedByUs
 from aurora_bluegreen.links import CutoverReportLink
+from aurora_bluegreen.operators.cluster_task import BlueGreenTask
+from aurora_bluegreen.ownership import may_become_writer
 
 
-class CutoverOperator(BaseOperator):
+class CutoverOperator(BlueGreenTask):
     """Freeze blue, wait until green executed blue's final position, then make green the writer.
 
     Phases (each timed and logged): guardrails, blue read-only, blue's final position,
@@ -31,13 +32,10 @@ class CutoverOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "blue_cluster_id",
-        "green_cluster_id",
+        *BlueGreenTask.template_fields,
         "max_freeze_seconds",
         "max_lag_seconds",
         "repoint",
-        "control_plane_conn_id",
-        "admin_conn_id",
         "replication_conn_id",
         "expected_green_writes",
     )
@@ -47,10 +45,6 @@ class CutoverOperator(BaseOperator):
     def __init__(
         self,
         *,
-        blue_cluster_id: str,
-        green_cluster_id: str,
-        control_plane_conn_id: str,
-        admin_conn_id: str,
         replication_conn_id: str,
         max_freeze_seconds: float = 10,
         max_lag_seconds: float = 5,
@@ -60,14 +54,9 @@ class CutoverOperator(BaseOperator):
         reverse_replication: bool = True,
         consistency_check_max_rows: int = 1_000_000,
         expected_green_writes: Sequence[str] | None = None,
-        dialect: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.blue_cluster_id = blue_cluster_id
-        self.green_cluster_id = green_cluster_id
-        self.control_plane_conn_id = control_plane_conn_id
-        self.admin_conn_id = admin_conn_id
         self.replication_conn_id = replication_conn_id
         self.max_freeze_seconds = max_freeze_seconds
         self.max_lag_seconds = max_lag_seconds
@@ -77,7 +66,6 @@ class CutoverOperator(BaseOperator):
         self.reverse_replication = reverse_replication
         self.consistency_check_max_rows = consistency_check_max_rows
         self.expected_green_writes = expected_green_writes
-        self.dialect = dialect
 
     def execute(self, context: Any) -> dict[str, Any]:
         from aurora_bluegreen.cutover import Cutover, CutoverLimits
@@ -85,18 +73,17 @@ class CutoverOperator(BaseOperator):
         from aurora_bluegreen.models import SourceEndpoint
         from aurora_bluegreen.repointers.registry import parse_repoint_target, repointer_for
 
-        validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)
+        self._check_pair()
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
         validation.positive_number("max_lag_seconds", self.max_lag_seconds)
         validation.positive_number("max_transaction_seconds", self.max_transaction_seconds)
         parse_repoint_target(self.repoint)
         replication = validation.replication_credentials(self.replication_conn_id)
 
-        access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
+        access = self._access()
         blue_info = access.backend.describe(self.blue_cluster_id)
         green_info = access.backend.describe(self.green_cluster_id)
-        # The target must be a clone we made, or (switching back) the cluster our clone came from.
-        if not green_info.is_managed and blue_info.tags.get("source-cluster") != self.green_cluster_id:
+        if not may_become_writer(self.green_cluster_id, green_info.tags, blue_info.tags):
             raise NotManagedByUs(
                 f"{self.green_cluster_id} was not created by aurora-bluegreen, nor is it the source "
                 f"of {self.blue_cluster_id}; refusing to make it writable"
@@ -161,37 +148,14 @@ class CutoverOperator(BaseOperator):
         return answer.get("chosen_options") == ["Approve"]
 
 
-class VerifyCutoverOperator(BaseOperator):
+class VerifyCutoverOperator(BlueGreenTask):
     """Check the end state: green writable and no longer a replica, blue read-only."""
 
-    template_fields: Sequence[str] = (
-        "blue_cluster_id",
-        "green_cluster_id",
-        "control_plane_conn_id",
-        "admin_conn_id",
-    )
     ui_color = "#d9d2e9"
     operator_extra_links = (CutoverReportLink(),)
 
-    def __init__(
-        self,
-        *,
-        blue_cluster_id: str,
-        green_cluster_id: str,
-        control_plane_conn_id: str,
-        admin_conn_id: str,
-        dialect: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.blue_cluster_id = blue_cluster_id
-        self.green_cluster_id = green_cluster_id
-        self.control_plane_conn_id = control_plane_conn_id
-        self.admin_conn_id = admin_conn_id
-        self.dialect = dialect
-
     def execute(self, context: Any) -> dict[str, Any]:
-        access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
+        access = self._access()
         blue = access.sql(self.blue_cluster_id)
         green = access.sql(self.green_cluster_id)
         state = {

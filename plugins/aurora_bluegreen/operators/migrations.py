@@ -12,6 +12,7 @@ from aurora_bluegreen import validation
 from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.errors import MigrationBrokeReplication, ReplicationBroken
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
+from aurora_bluegreen.timing import Stopwatch
 
 # Replication errors name the table they failed on: "Column 5 of table 'shop.orders' cannot be
 # converted ...", "Table 'shop.orders' doesn't exist".
@@ -74,7 +75,7 @@ class ApplyMigrationsOperator(BlueGreenTask):
             self.log.info("No migration files given: green %s is left as it is", self.green_cluster_id)
             return {"green_cluster_id": self.green_cluster_id, "statements": [], "green_local_writes": []}
 
-        started = time.monotonic()
+        watch = Stopwatch()
         access = self._access()
         blue, green = access.sql(self.blue_cluster_id), access.sql(self.green_cluster_id)
         status = green.replica_status()
@@ -90,14 +91,14 @@ class ApplyMigrationsOperator(BlueGreenTask):
             len(applied),
             len(files),
             self.green_cluster_id,
-            time.monotonic() - started,
+            watch.seconds,
             green.replica_status().summary(),
         )
         return {
             "green_cluster_id": self.green_cluster_id,
             "statements": [statement.to_dict() for statement in applied],
             "green_local_writes": local_writes or [],
-            "seconds": round(time.monotonic() - started, 3),
+            "seconds": round(watch.seconds, 3),
         }
 
     def _apply(self, access: ClusterAccess, blue: Any, green: Any, files: list[Any]) -> list[Any]:
@@ -110,7 +111,7 @@ class ApplyMigrationsOperator(BlueGreenTask):
             applied_sql.append((statement, full_sql))
             self._verify_replication(blue, green, applied_sql)
 
-        started = time.monotonic()
+        watch = Stopwatch()
         switch.set_read_only(False)
         self.log.info("Green %s is writable for the migration", self.green_cluster_id)
         try:
@@ -123,15 +124,14 @@ class ApplyMigrationsOperator(BlueGreenTask):
             self.log.info(
                 "Green %s is read-only again; it was writable for %.2fs",
                 self.green_cluster_id,
-                time.monotonic() - started,
+                watch.seconds,
             )
 
     def _verify_replication(self, blue: Any, green: Any, applied: list[tuple[Any, str]]) -> None:
         """Green must apply what blue wrote after the statement; a stopped SQL thread fails at once."""
         from aurora_bluegreen.errors import ReplicationNotRunning
 
-        started = time.monotonic()
-        deadline = started + float(self.verify_seconds)
+        watch = Stopwatch()
         # Blue's writes after the statement are what can break on it; give them a moment to arrive,
         # rather than passing as soon as green reaches a position blue had before writing any.
         settle = min(VERIFY_SETTLE_SECONDS, float(self.verify_seconds))
@@ -146,13 +146,13 @@ class ApplyMigrationsOperator(BlueGreenTask):
             if status is None or status.error or not status.is_running:
                 reason = status.error or status.summary() if status else "replication is not configured"
                 raise MigrationBrokeReplication(_breakage_message(self.green_cluster_id, applied, reason))
-            if reached and time.monotonic() - started >= settle:
+            if reached and watch.seconds >= settle:
                 return
             if reached:
                 time.sleep(0.05)
                 target = blue.source_position()
                 continue
-            if time.monotonic() >= deadline:
+            if watch.seconds >= float(self.verify_seconds):
                 self.log.info(
                     "Green %s has not yet applied blue's %s after %ss (%s); the lag sensor waits for it",
                     self.green_cluster_id,

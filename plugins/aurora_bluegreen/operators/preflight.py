@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
 from aurora_bluegreen import validation
-from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.errors import ClusterStateError
+from aurora_bluegreen.operators.cluster_task import BlueGreenTask
+from aurora_bluegreen.ownership import require_reusable
+from aurora_bluegreen.timing import Stopwatch
 
 ACCEPTED_BINLOG_FORMATS = ("ROW", "MIXED")
 
 
-class PreflightOperator(BaseOperator):
+class PreflightOperator(BlueGreenTask):
     """Validate the inputs, then prove blue is reachable and writes binlogs green can replicate.
 
     It changes nothing. A failure names the field or the server setting at fault.
     """
 
     template_fields: Sequence[str] = (
-        "blue_cluster_id",
-        "green_cluster_id",
+        *BlueGreenTask.template_fields,
         "writer_instance_id",
         "binlog_retention_hours",
         "max_lag_seconds",
         "max_freeze_seconds",
-        "control_plane_conn_id",
-        "admin_conn_id",
         "replication_conn_id",
         "application_users",
     )
@@ -38,42 +34,33 @@ class PreflightOperator(BaseOperator):
     def __init__(
         self,
         *,
-        blue_cluster_id: str,
-        green_cluster_id: str,
         writer_instance_id: str,
         binlog_retention_hours: int,
         max_lag_seconds: float,
         max_freeze_seconds: float,
-        control_plane_conn_id: str,
-        admin_conn_id: str,
         replication_conn_id: str,
         application_users: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.application_users = application_users
-        self.blue_cluster_id = blue_cluster_id
-        self.green_cluster_id = green_cluster_id
         self.writer_instance_id = writer_instance_id
         self.binlog_retention_hours = binlog_retention_hours
         self.max_lag_seconds = max_lag_seconds
         self.max_freeze_seconds = max_freeze_seconds
-        self.control_plane_conn_id = control_plane_conn_id
-        self.admin_conn_id = admin_conn_id
         self.replication_conn_id = replication_conn_id
+        self.application_users = application_users
 
     def execute(self, context: Any) -> dict[str, Any]:
-        started = time.monotonic()
+        watch = Stopwatch()
         self._validate_inputs()
-        access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id)
+        access = self._access()
         blue = access.backend.describe(self.blue_cluster_id)
         if not blue.is_available:
             raise ClusterStateError(f"blue cluster {self.blue_cluster_id} is {blue.status}, not available")
         existing_green = access.backend.find(self.green_cluster_id)
-        if existing_green is not None and not existing_green.is_managed:
-            raise ValueError(
-                f"green_cluster_id={self.green_cluster_id!r} names an existing cluster that "
-                "aurora-bluegreen did not create; choose another id"
+        if existing_green is not None:
+            require_reusable(
+                "green_cluster_id", self.green_cluster_id, existing_green.tags, self.blue_cluster_id
             )
         hook = access.sql(self.blue_cluster_id)
         settings = hook.binlog_settings()
@@ -101,7 +88,7 @@ class PreflightOperator(BaseOperator):
             result["dialect"],
             settings.binlog_format,
             "on" if settings.gtid_mode else "off",
-            time.monotonic() - started,
+            watch.seconds,
         )
         return result
 
@@ -122,7 +109,7 @@ class PreflightOperator(BaseOperator):
                 )
 
     def _validate_inputs(self) -> None:
-        validation.blue_and_green(self.blue_cluster_id, self.green_cluster_id)
+        self._check_pair()
         validation.cluster_identifier("writer_instance_id", self.writer_instance_id)
         validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours)
         validation.positive_number("max_lag_seconds", self.max_lag_seconds)

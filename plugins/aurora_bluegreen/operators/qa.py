@@ -7,7 +7,6 @@ clone that the next run retires.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.errors import CleanupIncomplete, ClusterStateError
 from aurora_bluegreen.operators.cluster_task import ClusterTask
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
+from aurora_bluegreen.timing import Stopwatch
 
 
 class PlanQaRefreshOperator(ClusterTask):
@@ -73,7 +73,7 @@ class PlanQaRefreshOperator(ClusterTask):
         from aurora_bluegreen.repointers.registry import parse_repoint_target
         from aurora_bluegreen.sql_files import sql_files
 
-        started = time.monotonic()
+        watch = Stopwatch()
         validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
         keep_count(self.keep_previous)
         if not isinstance(self.replicate, bool):
@@ -102,7 +102,7 @@ class PlanQaRefreshOperator(ClusterTask):
             "QA refresh of %s planned in %.2fs: clone %s, %d masking statements, replicate=%s, "
             "keep %d earlier",
             self.blue_cluster_id,
-            time.monotonic() - started,
+            watch.seconds,
             names["cluster_id"],
             sum(len(f.statements) for f in masking),
             self.replicate,
@@ -156,7 +156,7 @@ class MaskQaCloneOperator(_QaCloneTask):
             self.log.info("No masking files given: QA clone %s keeps blue's data as it is", self.cluster_id)
             return {"statements": []}
         access = self._access()
-        started = time.monotonic()
+        watch = Stopwatch()
         clone = access.sql(self.cluster_id)
         try:
             access.read_only_switch(self.cluster_id, clone).set_read_only(False)
@@ -178,7 +178,7 @@ class MaskQaCloneOperator(_QaCloneTask):
             self.cluster_id,
             len(applied),
             sum(max(a.affected_rows, 0) for a in applied),
-            time.monotonic() - started,
+            watch.seconds,
         )
         return {"statements": [a.to_dict() for a in applied]}
 
@@ -199,13 +199,12 @@ class StartQaReplicationOperator(StartBinlogReplicationOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from aurora_bluegreen.operators.teardown import record_source_retention
+        from aurora_bluegreen.teardown import record_source_retention
 
         if not self.replicate:
             raise AirflowSkipException("replicate is off: the QA clone is a still copy of blue")
         self._check_inputs()  # before the clone is tagged
-        access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
-        record_source_retention(access, self.blue_cluster_id, self.green_cluster_id, self.log)
+        record_source_retention(self._access(), self.blue_cluster_id, self.green_cluster_id)
         return super().execute(context)
 
 
@@ -226,10 +225,10 @@ class PublishQaCloneOperator(_QaCloneTask):
         self.replicate = replicate
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from aurora_bluegreen.qa_clones import READY_TAG
+        from aurora_bluegreen.ownership import READY_TAG
         from aurora_bluegreen.repointers.registry import repointer_for
 
-        started = time.monotonic()
+        watch = Stopwatch()
         access = self._access()
         info = access.backend.describe(self.cluster_id)
         if not self.replicate:
@@ -245,7 +244,7 @@ class PublishQaCloneOperator(_QaCloneTask):
             info.endpoint,
             info.port,
             "read-only replica of blue" if self.replicate else "writable",
-            time.monotonic() - started,
+            watch.seconds,
             published,
         )
         return {
@@ -301,8 +300,10 @@ class RetireQaClonesOperator(BaseOperator):
         self.replication_conn_id = replication_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from aurora_bluegreen.cluster_access import ClusterAccess
         from aurora_bluegreen.control_plane.factory import get_backend
-        from aurora_bluegreen.qa_clones import READY_TAG, clones_to_retire, keep_count, qa_tags
+        from aurora_bluegreen.qa_clones import clones_to_retire, keep_count, qa_tags
+        from aurora_bluegreen.teardown import retire_qa_clones
 
         validation.cluster_identifier("blue_cluster_id", self.blue_cluster_id)
         keep = keep_count(self.keep_previous)
@@ -318,54 +319,16 @@ class RetireQaClonesOperator(BaseOperator):
         backend = get_backend(self.control_plane_conn_id)
         clones = backend.list_clusters(qa_tags(self.blue_cluster_id))
         retire = clones_to_retire(clones, self.current_cluster_id, keep)
-        # Before the deletions: the retention to restore is recorded on the clones being deleted,
-        # and a retry after a kill still finds them.
-        blue = self._clean_blue(backend, retire, user)
-        failed = []
-        for clone in retire:
-            started = time.monotonic()
-            try:
-                backend.delete(clone.cluster_id)
-            except Exception as error:
-                failed.append(f"{clone.cluster_id}: {error}")
-                self.log.error("Could not retire QA clone %s: %s", clone.cluster_id, error)
-                continue
-            self.log.info(
-                "Retired QA clone %s (%s, %s) in %.2fs",
-                clone.cluster_id,
-                clone.status,
-                "ready" if clone.tags.get(READY_TAG) == "true" else "never made ready",
-                time.monotonic() - started,
-            )
+        blue, failed = retire_qa_clones(
+            backend,
+            lambda: ClusterAccess(self.control_plane_conn_id, self.admin_conn_id).sql(self.blue_cluster_id),
+            self.blue_cluster_id,
+            retire,
+            user,
+        )
         retired_ids = {clone.cluster_id for clone in retire}
         kept = sorted(c.cluster_id for c in clones if c.cluster_id not in retired_ids)
         self.log.info("QA clones of %s now: %s (keep_previous=%d)", self.blue_cluster_id, kept, keep)
         if failed:
             raise CleanupIncomplete(f"could not retire {len(failed)} QA clones: {'; '.join(failed)}")
         return {"kept": kept, "retired": sorted(retired_ids), "blue": blue}
-
-    def _clean_blue(self, backend: Any, retire: list[Any], user: str | None) -> dict[str, str]:
-        """Blue's user and retention go when the clones being retired are its last replicas of ours."""
-        from aurora_bluegreen.operators.teardown import release_source, sibling_replicas, timed_step
-        from aurora_bluegreen.ownership import REPLICATES_TAG
-
-        retired_replicas = [c for c in retire if c.tags.get(REPLICATES_TAG) == "true"]
-        if not retired_replicas:
-            return {}
-        if user is None:
-            return {"left": "no admin_conn_id and replication_conn_id given: blue was not cleaned up"}
-        retired_ids = {c.cluster_id for c in retire}
-        still = [
-            info.cluster_id
-            for info in sibling_replicas(backend, self.blue_cluster_id)
-            if info.cluster_id not in retired_ids
-        ]
-        return release_source(
-            self.blue_cluster_id,
-            sorted(still),
-            lambda: ClusterAccess(self.control_plane_conn_id, self.admin_conn_id).sql(self.blue_cluster_id),
-            user,
-            retired_replicas[0],
-            timed_step(self.log, "Retiring QA clones"),
-            self.log,
-        )

@@ -6,9 +6,7 @@ for testing, and gets readers in other zones before it takes over from blue.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,85 +14,17 @@ from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
-from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.control_plane.aurora import AuroraBackend
-from aurora_bluegreen.control_plane.aws_calls import aws_call, skip_unless_aws
-from aurora_bluegreen.errors import ClusterStateError, NotManagedByUs
+from aurora_bluegreen.control_plane.aws_calls import skip_unless_aws
+from aurora_bluegreen.errors import ClusterStateError
 from aurora_bluegreen.links import AuroraClusterLink
 from aurora_bluegreen.models import InstanceInfo
-from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG
-
-MAX_READERS = 15
-"""Aurora's limit of replicas per cluster."""
-_BROKEN_STATUSES = ("failed", "incompatible-", "inaccessible-encryption-credentials", "deleting", "missing")
-
-
-@dataclass(frozen=True)
-class ReaderPlacement:
-    instance_id: str
-    zone: str | None
-    exists: bool
-
-
-def reader_ids(cluster_id: str, count: int) -> list[str]:
-    """``<cluster>-reader-<n>``, with the cluster id shortened where needed to fit RDS's 63 characters."""
-    ids = []
-    for n in range(1, count + 1):
-        suffix = f"-reader-{n}"
-        ids.append(cluster_id[: 63 - len(suffix)].rstrip("-") + suffix)
-    return ids
-
-
-def place_readers(
-    cluster_id: str,
-    ids: Sequence[str],
-    zones: Sequence[str],
-    instances: Sequence[InstanceInfo],
-    existing: Mapping[str, InstanceInfo],
-) -> list[ReaderPlacement]:
-    """Where each reader goes: an existing one of ours stays; a new one goes to the zone that holds
-    the fewest of the cluster's instances, the writer included, so the first reader never shares
-    the writer's zone while another zone is free.
-
-    ``instances`` are the cluster's instances now; ``existing`` holds those of ``ids`` that exist
-    anywhere in the region.
-    """
-    if not zones:
-        raise ValueError(f"the DB subnet group of {cluster_id} covers no Availability Zone")
-    load = {zone: 0 for zone in zones}
-    for instance in instances:
-        if instance.zone in load:
-            load[instance.zone] += 1
-    placements = []
-    for instance_id in ids:
-        found = existing.get(instance_id)
-        if found is not None:
-            if found.cluster_id != cluster_id or not found.is_managed:
-                raise NotManagedByUs(
-                    f"instance {instance_id} exists and is not a reader aurora-bluegreen added to "
-                    f"{cluster_id}; delete or rename it, or ask for fewer readers"
-                )
-            placements.append(ReaderPlacement(instance_id, found.zone, exists=True))
-            continue
-        zone = min(zones, key=lambda candidate: (load[candidate], zones.index(candidate)))
-        load[zone] += 1
-        placements.append(ReaderPlacement(instance_id, zone, exists=False))
-    return placements
-
-
-def readers_verdict(statuses: Mapping[str, str]) -> tuple[str, str]:
-    """``("ready"|"waiting"|"failed", message)`` for reader instances in the given states."""
-    broken = {i: s for i, s in statuses.items() if s.startswith(_BROKEN_STATUSES)}
-    if broken:
-        return "failed", "readers that will not become available: " + ", ".join(
-            f"{i} is {s}" for i, s in sorted(broken.items())
-        )
-    waiting = {i: s for i, s in statuses.items() if s != "available"}
-    if waiting:
-        return "waiting", "waiting for " + ", ".join(f"{i} ({s})" for i, s in sorted(waiting.items()))
-    return "ready", f"{len(statuses)} reader(s) available: {', '.join(sorted(statuses))}"
+from aurora_bluegreen.ownership import DAG_RUN_TAG, reader_tags, require_ours
+from aurora_bluegreen.readers import MAX_READERS, ReaderPlacement, place_readers, reader_ids
+from aurora_bluegreen.timing import logged_step
+from aurora_bluegreen.triggers.readers_available import ReadersAvailableTrigger
 
 
 class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
@@ -149,37 +79,20 @@ class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
 
         backend = AuroraBackend(self.hook)
         green = backend.describe(self.cluster_id)
-        if not green.is_managed:
-            raise NotManagedByUs(f"{self.cluster_id} was not created by aurora-bluegreen; no readers added")
-        instances = backend.instances(self.cluster_id)
-        writer = next((instance for instance in instances if instance.is_writer), None)
-        if writer is None:
-            raise ClusterStateError(
-                f"{self.cluster_id} has no writer yet; readers are added after the clone is ready"
-            )
-        ids = reader_ids(self.cluster_id, count)
-        in_cluster = {instance.instance_id: instance for instance in instances}
-        found = {
-            instance_id: in_cluster.get(instance_id) or backend.find_instance(instance_id)
-            for instance_id in ids
-        }
-        placements = place_readers(
-            self.cluster_id,
-            ids,
-            backend.subnet_zones(self.cluster_id),
-            instances,
-            {instance_id: info for instance_id, info in found.items() if info is not None},
-        )
-        tags = self._tags(green.tags, context)
+        require_ours(self.cluster_id, green.tags, "no readers are added to it")
+        placements, writer = self._plan(backend, reader_ids(self.cluster_id, count))
+        tags = {**reader_tags(green.tags), **self._run_tag(context)}
         instance_class = self.instance_class or writer.instance_class
         for placement in placements:
             if placement.exists:
                 self.log.info("Reader %s exists already in %s", placement.instance_id, placement.zone)
                 continue
-            backend.add_reader(self.cluster_id, placement.instance_id, instance_class, placement.zone, tags)
-            self.log.info(
-                "Adding reader %s (%s) in %s", placement.instance_id, instance_class, placement.zone
-            )
+            with logged_step(
+                self.log, "Adding reader %s (%s) in %s", placement.instance_id, instance_class, placement.zone
+            ):
+                backend.add_reader(
+                    self.cluster_id, placement.instance_id, instance_class, placement.zone, tags
+                )
         AuroraClusterLink.persist(
             context=context,
             operator=self,
@@ -193,6 +106,31 @@ class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
                 {"instance_id": p.instance_id, "zone": p.zone, "created": not p.exists} for p in placements
             ],
         }
+        return self._wait([p.instance_id for p in placements], result)
+
+    def _plan(self, backend: AuroraBackend, ids: list[str]) -> tuple[list[ReaderPlacement], InstanceInfo]:
+        """Where each reader goes, and green's writer (whose class new readers take by default)."""
+        instances = backend.instances(self.cluster_id)
+        writer = next((instance for instance in instances if instance.is_writer), None)
+        if writer is None:
+            raise ClusterStateError(
+                f"{self.cluster_id} has no writer yet; readers are added after the clone is ready"
+            )
+        in_cluster = {instance.instance_id: instance for instance in instances}
+        found = {
+            instance_id: in_cluster.get(instance_id) or backend.find_instance(instance_id)
+            for instance_id in ids
+        }
+        placements = place_readers(
+            self.cluster_id,
+            ids,
+            backend.subnet_zones(self.cluster_id),
+            instances,
+            {instance_id: info for instance_id, info in found.items() if info is not None},
+        )
+        return placements, writer
+
+    def _wait(self, ids: list[str], result: dict[str, Any]) -> dict[str, Any]:
         if self.deferrable:
             self.defer(
                 trigger=ReadersAvailableTrigger(
@@ -224,85 +162,7 @@ class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
         self.log.info("Green %s: %s", self.cluster_id, event["message"])
         return result
 
-    def _tags(self, green_tags: Mapping[str, str], context: Any) -> dict[str, str]:
-        tags = {key: green_tags[key] for key in ("role", SOURCE_CLUSTER_TAG, "dag-run") if key in green_tags}
+    @staticmethod
+    def _run_tag(context: Any) -> dict[str, str]:
         dag_run = context.get("dag_run")
-        if dag_run is not None:
-            tags["dag-run"] = str(dag_run.run_id)[:256]
-        return {**tags, MANAGED_BY_TAG: MANAGED_BY_VALUE}
-
-
-class ReadersAvailableTrigger(BaseTrigger):
-    """Poll the readers' states from the triggerer until all are available, one fails, or time is up.
-
-    boto3 blocks, so each poll runs in a thread and the triggerer's shared event loop stays free
-    (the amazon provider's own waiter triggers would need aiobotocore).
-    """
-
-    def __init__(
-        self,
-        instance_ids: list[str],
-        waiter_delay: int,
-        waiter_max_attempts: int,
-        aws_conn_id: str | None,
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
-    ) -> None:
-        super().__init__()
-        self.instance_ids = list(instance_ids)
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
-        self._hook: RdsHook | None = None
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "instance_ids": self.instance_ids,
-                "waiter_delay": self.waiter_delay,
-                "waiter_max_attempts": self.waiter_max_attempts,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-            },
-        )
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        message = "no poll made"
-        for attempt in range(1, self.waiter_max_attempts + 1):
-            verdict, message = readers_verdict(await asyncio.to_thread(self.statuses))
-            self.log.info("Attempt %d/%d: %s", attempt, self.waiter_max_attempts, message)
-            if verdict != "waiting":
-                yield TriggerEvent(
-                    {"status": "success" if verdict == "ready" else "error", "message": message}
-                )
-                return
-            await asyncio.sleep(self.waiter_delay)
-        yield TriggerEvent(
-            {"status": "error", "message": f"not ready after {self.waiter_max_attempts} polls: {message}"}
-        )
-
-    def statuses(self) -> dict[str, str]:
-        """Each reader's RDS state; ``missing`` for one that no longer exists."""
-        if self._hook is None:
-            self._hook = RdsHook(
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                config=self.botocore_config,
-            )
-        found = {
-            instance["DBInstanceIdentifier"]: instance["DBInstanceStatus"]
-            for instance in aws_call(
-                self._hook.conn,
-                "describe_db_instances",
-                Filters=[{"Name": "db-instance-id", "Values": self.instance_ids}],
-            )["DBInstances"]
-        }
-        return {instance_id: found.get(instance_id, "missing") for instance_id in self.instance_ids}
+        return {} if dag_run is None else {DAG_RUN_TAG: str(dag_run.run_id)[:256]}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
+
+from aurora_bluegreen.timing import Stopwatch
 
 
 class ValidateSqlFilesOperator(BaseOperator):
@@ -41,7 +42,7 @@ class ValidateSqlFilesOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, dict[str, int]]:
         from aurora_bluegreen.sql_files import sql_files
 
-        started = time.monotonic()
+        watch = Stopwatch()
         counts = {
             field: {
                 checked.name: len(checked.statements)
@@ -51,7 +52,7 @@ class ValidateSqlFilesOperator(BaseOperator):
         }
         self.log.info(
             "SQL files checked in %.3fs: %s",
-            time.monotonic() - started,
+            watch.seconds,
             "; ".join(f"{field}: {len(found)} files" for field, found in counts.items()),
         )
         return counts

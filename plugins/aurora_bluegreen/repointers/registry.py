@@ -20,7 +20,8 @@ KINDS: dict[str, RepointerKind] = {
     "secretsmanager": secretsmanager.KIND,
 }
 
-REPOINT_RULE = " or ".join(kind.rule for kind in KINDS.values())
+_RULES = [kind.rule for kind in KINDS.values()]
+REPOINT_RULE = ", ".join(_RULES[:-1]) + " or " + _RULES[-1]
 
 
 def parse_repoint_target(target: str, field: str = "repoint") -> tuple[str, str]:

@@ -139,7 +139,7 @@ def _build(name: str, backend: Any) -> Route53Repointer:
 
 KIND = RepointerKind(
     name_pattern="(/hostedzone/)?[A-Z0-9]{1,32}/[A-Za-z0-9_.*-]+",
-    rule=ROUTE53_RULE,
+    rule="'route53:<hosted zone id>/<record name>'",
     parse=_parse,
     build=_build,
 )

@@ -126,5 +126,5 @@ def _build(name: str, backend: Any) -> SecretsManagerRepointer:
 
 
 KIND = RepointerKind(
-    name_pattern="[A-Za-z0-9/_+=.@!:-]+", rule=SECRET_RULE, parse=check_secret_id, build=_build
+    name_pattern="[A-Za-z0-9/_+=.@!:-]+", rule=f"'{SECRET_RULE}'", parse=check_secret_id, build=_build
 )

@@ -6,15 +6,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.errors import ClusterUnreachable
+from aurora_bluegreen.operators.cluster_task import ClusterSensor
 
 
-class ReplicaLagSensor(BaseSensorOperator):
+class ReplicaLagSensor(ClusterSensor):
     """Succeed when both replication threads run and ``Seconds_Behind`` <= ``max_lag_seconds``.
 
     The lag is logged at every poll. A stopped thread fails the task at once with the server's
@@ -24,22 +23,14 @@ class ReplicaLagSensor(BaseSensorOperator):
     :return: the last ``ReplicaStatus`` as a dict.
     """
 
-    template_fields: Sequence[str] = (
-        "green_cluster_id",
-        "max_lag_seconds",
-        "control_plane_conn_id",
-        "admin_conn_id",
-    )
+    template_fields: Sequence[str] = (*ClusterSensor.template_fields, "green_cluster_id", "max_lag_seconds")
     ui_color = "#fce5cd"
 
     def __init__(
         self,
         *,
         green_cluster_id: str,
-        control_plane_conn_id: str,
-        admin_conn_id: str,
         max_lag_seconds: float = 5,
-        dialect: str | None = None,
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -47,10 +38,7 @@ class ReplicaLagSensor(BaseSensorOperator):
         kwargs.setdefault("timeout", 6 * 3600)
         super().__init__(**kwargs)
         self.green_cluster_id = green_cluster_id
-        self.control_plane_conn_id = control_plane_conn_id
-        self.admin_conn_id = admin_conn_id
         self.max_lag_seconds = max_lag_seconds
-        self.dialect = dialect
         self.deferrable = deferrable
 
     def execute(self, context: Any) -> Any:
@@ -95,17 +83,12 @@ class ReplicaLagSensor(BaseSensorOperator):
         return verdict.state == LagState.CAUGHT_UP
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any] | None:
-        if event["state"] != "caught_up":
+        if event["status"] != "caught_up":
             raise AirflowFailException(
-                f"replication on {self.green_cluster_id} {event['state']}: {event['message']}"
+                f"replication on {self.green_cluster_id} {event['status']}: {event['message']}"
             )
         self.log.info("Green %s caught up: %s", self.green_cluster_id, event["message"])
-        return event["status"]
-
-    def _access(self) -> ClusterAccess:
-        if not hasattr(self, "_cluster_access"):
-            self._cluster_access = ClusterAccess(self.control_plane_conn_id, self.admin_conn_id, self.dialect)
-        return self._cluster_access
+        return event["replica"]
 
     def _hook(self) -> Any:
         if not hasattr(self, "_green_hook"):

@@ -38,6 +38,7 @@ class CloneReadyTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow.sdk import BaseHook
 
+        from aurora_bluegreen.control_plane.clone_progress import clone_progress
         from aurora_bluegreen.control_plane.factory import backend_for_connection
 
         # boto3 and subprocess calls block: they run in a thread so the shared event loop stays free.
@@ -45,26 +46,17 @@ class CloneReadyTrigger(BaseTrigger):
         backend = await asyncio.to_thread(backend_for_connection, conn)
         deadline = time.monotonic() + self.timeout
         while True:
-            info = await asyncio.to_thread(backend.describe, self.cluster_id)
-            coordinates = None
-            if info.is_available:
-                coordinates = await asyncio.to_thread(backend.clone_coordinates, self.cluster_id)
-            self.log.info(
-                "Clone %s is %s; coordinates %s",
-                self.cluster_id,
-                info.status,
-                "known" if coordinates else "not known yet",
-            )
-            if coordinates is not None:
+            progress = await asyncio.to_thread(clone_progress, backend, self.cluster_id)
+            self.log.info("%s", progress.summary())
+            if progress.ready:
                 yield TriggerEvent({"status": "ready", "cluster_id": self.cluster_id})
                 return
-            if info.status in ("failed", "deleting", "stopped") or time.monotonic() > deadline:
+            if progress.dead_end or time.monotonic() > deadline:
                 yield TriggerEvent(
                     {
                         "status": "error",
                         "cluster_id": self.cluster_id,
-                        "message": f"clone {self.cluster_id} is {info.status}; "
-                        f"coordinates {'known' if coordinates else 'unknown'} after {self.timeout}s",
+                        "message": f"{progress.summary()} after {self.timeout}s",
                     }
                 )
                 return

@@ -74,18 +74,18 @@ class ReplicaLagTrigger(BaseTrigger):
             if verdict.is_final:
                 yield TriggerEvent(
                     {
-                        "state": verdict.state.value,
+                        "status": verdict.state.value,
                         "message": verdict.message,
-                        "status": status.to_dict() if status else None,
+                        "replica": status.to_dict() if status else None,
                     }
                 )
                 return
             if time.monotonic() > deadline:
                 yield TriggerEvent(
                     {
-                        "state": "timeout",
+                        "status": "timeout",
                         "message": f"still lagging after {self.timeout}s: {verdict.message}",
-                        "status": status.to_dict() if status else None,
+                        "replica": status.to_dict() if status else None,
                     }
                 )
                 return

@@ -1,0 +1,144 @@
+"""Binlog replication from blue to green, starting exactly where the clone's data ends.
+
+Guarantee: green applies every transaction blue committed after the clone point, once. It starts
+from the clone's exact coordinates (binlog file and position, or GTID auto-position where blue runs
+GTIDs), so nothing is skipped and nothing is applied twice. Blue keeps its binlogs long enough
+(``retention_hours``) for green to read them after a pause.
+
+The phases, each logged with its duration: binlog retention on blue; a replication user on blue
+with REPLICATION SLAVE only; green read-only; the external source on green; start; both threads
+confirmed running.
+
+Resume: every phase is idempotent. A retry that finds green already replicating from blue leaves
+it alone, and an existing replication user is reused only if it holds nothing but REPLICATION SLAVE
+(any other user is someone else's and is refused).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from aurora_bluegreen.errors import InvalidInput, ReplicationBroken, WaitTimedOut
+from aurora_bluegreen.models import CloneCoordinates, ReplicaStatus, ReplicationSummary, SourceEndpoint
+from aurora_bluegreen.protocols import ClusterSql, ReadOnlySwitch
+from aurora_bluegreen.timing import Stopwatch, logged_step
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReplicationSetup:
+    blue_cluster_id: str
+    green_cluster_id: str
+    blue: ClusterSql
+    green: ClusterSql
+    green_read_only: ReadOnlySwitch
+    source: SourceEndpoint
+    """Blue's endpoint, and the replication user green connects as."""
+    coordinates: CloneCoordinates
+    retention_hours: int
+    use_gtid: bool | None = None
+    """None: GTID auto-position exactly where blue runs gtid_mode=ON, else file and position."""
+    ssl: bool = False
+    start_timeout: float = 60
+
+    def run(self) -> ReplicationSummary:
+        with logged_step(
+            log, "Binlog retention on %s set to %sh", self.blue_cluster_id, self.retention_hours
+        ) as note:
+            previous = self.blue.binlog_retention_hours()
+            self.blue.set_binlog_retention_hours(self.retention_hours)
+            note(f"was {previous}")
+        with logged_step(log, "Replication user %s on %s", self.source.user, self.blue_cluster_id) as note:
+            created = self.blue.ensure_replication_user(self.source.user, self.source.password)
+            note(
+                "created with REPLICATION SLAVE only" if created else "reused: it has REPLICATION SLAVE only"
+            )
+        with logged_step(log, "Green %s made read-only", self.green_cluster_id):
+            self.green_read_only.set_read_only(True)
+        use_gtid = self._gtid_or_position()
+        self._attach_green(use_gtid)
+        self._confirm_running()
+        return ReplicationSummary(
+            green_cluster_id=self.green_cluster_id,
+            source_host=self.source.host,
+            source_port=self.source.port,
+            start_position=None if use_gtid else self.coordinates.position,
+            start_gtid_set=self.coordinates.gtid_set if use_gtid else None,
+            replication_user=self.source.user,
+            binlog_retention_hours=self.retention_hours,
+            previous_binlog_retention_hours=previous,
+            dialect=self.green.dialect.value,
+        )
+
+    def _gtid_or_position(self) -> bool:
+        if self.use_gtid is not None:
+            if self.use_gtid and not self.coordinates.gtid_set:
+                raise InvalidInput("use_gtid", True, "false: the clone has no GTID set to start from")
+            return self.use_gtid
+        # File/position is exact for every clone; GTID is only used where blue runs gtid_mode=ON.
+        return (
+            bool(self.blue.binlog_settings().gtid_mode and self.coordinates.gtid_set)
+            or self.coordinates.position is None
+        )
+
+    def _attach_green(self, use_gtid: bool) -> None:
+        status = self.green.replica_status()
+        if (
+            status is not None
+            and status.replicates_from(self.source.host, self.source.port)
+            and status.is_running
+        ):
+            log.info(
+                "Green %s already replicates from %s:%s (%s); leaving it as it is",
+                self.green_cluster_id,
+                status.source_host,
+                status.source_port,
+                status.summary(),
+            )
+            return
+        start = "GTID auto-position" if use_gtid else self.coordinates.position
+        with logged_step(
+            log,
+            "Replication on %s started from %s:%s at %s",
+            self.green_cluster_id,
+            self.source.host,
+            self.source.port,
+            start,
+        ):
+            if status is not None:
+                self.green.stop_replication()
+                self.green.reset_external_source()
+            self.green.set_external_source(
+                self.source.host,
+                self.source.port,
+                self.source.user,
+                self.source.password,
+                None if use_gtid else self.coordinates.position,
+                gtid=use_gtid,
+                ssl=self.ssl,
+            )
+            self.green.start_replication()
+
+    def _confirm_running(self) -> ReplicaStatus:
+        watch = Stopwatch()
+        while True:
+            status = self.green.replica_status()
+            if status is not None and status.error:
+                raise ReplicationBroken(f"replication on {self.green_cluster_id} failed: {status.error}")
+            if status is not None and status.is_running:
+                log.info(
+                    "Both replication threads run on %s: %s (%.2fs)",
+                    self.green_cluster_id,
+                    status.summary(),
+                    watch.seconds,
+                )
+                return status
+            if watch.seconds > self.start_timeout:
+                raise WaitTimedOut(
+                    f"replication threads on {self.green_cluster_id} not running after "
+                    f"{self.start_timeout}s: {status.summary() if status else 'not configured'}"
+                )
+            time.sleep(0.2)
