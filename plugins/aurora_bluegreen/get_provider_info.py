@@ -47,7 +47,7 @@ def get_provider_info() -> dict:
                 "python-modules": [
                     "aurora_bluegreen.triggers.replica_lag",
                     "aurora_bluegreen.triggers.clone_ready",
-                    "aurora_bluegreen.operators.readers",
+                    "aurora_bluegreen.triggers.readers_available",
                 ],
             }
         ],

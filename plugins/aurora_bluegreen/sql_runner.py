@@ -9,13 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aurora_bluegreen.errors import SqlFileFailed
 from aurora_bluegreen.sql_files import SqlFile, hide_passwords, one_line
 
-if TYPE_CHECKING:
-    from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
+
+
+class RunsSql(Protocol):
+    """What running a file needs of a cluster (``ClusterSqlHook.run_sql``)."""
+
+    def run_sql(self, sql: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class AppliedStatement:
 
 
 def run_sql_files(
-    hook: ClusterSqlHook,
+    hook: RunsSql,
     files: Sequence[SqlFile],
     where: str,
     log: logging.Logger | Any,
@@ -53,7 +57,7 @@ def run_sql_files(
 
 
 def _run_one(
-    hook: ClusterSqlHook, sql_file: SqlFile, number: int, statement: str, where: str, log: Any
+    hook: RunsSql, sql_file: SqlFile, number: int, statement: str, where: str, log: Any
 ) -> AppliedStatement:
     from aurora_bluegreen.errors import StatementFailed
 
