@@ -5,9 +5,9 @@ needs root privileges, and every path mysqld touches (data directory, socket, pi
 tmpdir) must then lie inside the root, so a sandbox state directory anywhere else (pytest's tmp
 dir, ``.sandbox`` in a checkout) would need bind mounts. Instead the root's own dynamic loader
 runs the root's mysqld, ``ROOT/usr/lib/<arch>/ld-linux-*.so --library-path ROOT/usr/lib/<arch>
-ROOT/usr/sbin/mysqld --basedir=ROOT/usr ...``: every library comes from the root (``--list``
-shows each one there, the plugins dlopen()ed later too), and every path argument is an ordinary
-host path. Measured on this machine (2026-12-01): both ways accept connections 0.40-0.49 s after
+ROOT/usr/sbin/mysqld --basedir=ROOT/usr ...``: every library comes from the root (a running
+server's /proc/PID/maps lists no other, the clone plugin's included), and every path argument is
+an ordinary host path. Measured on this machine (2026-12-01): both ways accept connections 0.40-0.49 s after
 launch; under strace the loader-run mysqld opens no host file but /etc/passwd, /etc/nsswitch.conf
 and /etc/localtime (wanted: host users and time zone) and the host's OpenSSL configuration, which
 belongs to another OpenSSL version and is therefore switched off (``OPENSSL_CONF``). Limits: the
@@ -152,7 +152,10 @@ def template_datadir(installation: MysqlInstallation) -> Path:
 
 
 def init_datadir(installation: MysqlInstallation, datadir: Path) -> None:
-    """A new data directory: a copy of the template, which has no server_uuid (auto.cnf) of its own."""
+    """A new data directory: a copy of the template, which has no server_uuid (auto.cnf) of its own.
+
+    Copies share the template's TLS certificates and RSA key pair, which is harmless on loopback.
+    """
     datadir.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(template_datadir(installation), datadir, symlinks=True)
 
