@@ -145,6 +145,10 @@ class ServerExited(ServerError):
     """A sandbox database server died before it accepted connections."""
 
 
+class RootBuildError(SandboxError):
+    """A Debian root for a sandbox engine could not be built or found; the message says why and what to do."""
+
+
 class LoadError(SandboxError):
     """The load generator cannot start or stop as asked."""
 

@@ -18,12 +18,13 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from aurora_bluegreen.errors import RootBuildError
 from aurora_bluegreen.gtid import MysqlGtidSet
 from aurora_bluegreen.models import CloneCoordinates
 from aurora_bluegreen.sandbox import server
 from aurora_bluegreen.sandbox.connect import root_connection, user_connection
 from aurora_bluegreen.sandbox.credentials import Credentials
-from aurora_bluegreen.sandbox.debian_root import MYSQL_ROOT, RootBuildError, ensure_root, find_root
+from aurora_bluegreen.sandbox.debian_root import MYSQL_ROOT, ensure_root, find_root
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER, ORDERS_TABLE, create_demo_schema, order_row
 from aurora_bluegreen.sandbox.mysql import server as mysql_server
 from aurora_bluegreen.sandbox.mysql.accounts import ROLE, create_accounts

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from aurora_bluegreen.errors import RootBuildError
 from aurora_bluegreen.sandbox import debian_root
-from aurora_bluegreen.sandbox.debian_root import RootBuildError, RootSpec, ensure_root, find_root
+from aurora_bluegreen.sandbox.debian_root import RootSpec, ensure_root, find_root
 
 SPEC = RootSpec("sid", ("mysql-server-core", "mysql-client-core"), "mysql-server-core")
 

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from aurora_bluegreen.errors import RootBuildError
 from aurora_bluegreen.sandbox.state import file_lock, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,6 @@ _LOG_TAIL_LINES = 25
 # "deb [arch=amd64 signed-by=...] URI SUITE COMPONENT..."; the options are optional.
 _ONE_LINE_SOURCE = re.compile(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(?P<uri>\S+)\s+(?P<suite>\S+)")
 _ALTERNATIVE = "`--engine mariadb` runs the sandbox on the machine's own MariaDB and needs no root."
-
-
-class RootBuildError(RuntimeError):
-    """A Debian root could not be built or found; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

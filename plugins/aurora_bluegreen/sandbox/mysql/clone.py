@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import pymysql
 
+from aurora_bluegreen.errors import ServerError
 from aurora_bluegreen.models import BinlogPosition, CloneCoordinates
 from aurora_bluegreen.sandbox import server
 from aurora_bluegreen.sandbox.connect import root_connection
 from aurora_bluegreen.sandbox.mysql.server import MysqlInstallation, init_datadir, start
-from aurora_bluegreen.sandbox.server import ServerError, ServerFiles
+from aurora_bluegreen.sandbox.server import ServerFiles
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from aurora_bluegreen.errors import ServerError
 from aurora_bluegreen.sandbox.debian_root import MYSQL_ROOT, DebianRoot, build_once, ensure_root
-from aurora_bluegreen.sandbox.server import BINLOG_BASENAME, ServerError, ServerFiles
+from aurora_bluegreen.sandbox.server import BINLOG_BASENAME, ServerFiles
 from aurora_bluegreen.sandbox.state import file_lock
 
 log = logging.getLogger(__name__)
