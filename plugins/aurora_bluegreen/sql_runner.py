@@ -15,7 +15,6 @@ from aurora_bluegreen.errors import SqlFileFailed
 from aurora_bluegreen.sql_files import SqlFile, hide_passwords, one_line
 
 
-
 class RunsSql(Protocol):
     """What running a file needs of a cluster (``ClusterSqlHook.run_sql``)."""
 
