@@ -82,6 +82,15 @@ class ServerVersion:
     def __str__(self) -> str:
         return f"{self.text} ({self.comment})" if self.comment else self.text
 
+    def mysql_since(self, *version: int) -> bool:
+        """Whether this is MySQL at ``version`` or later; MariaDB never is (it kept the old words)."""
+        return self.engine is Engine.MYSQL and self.number >= tuple(version)
+
+    @property
+    def says_replica(self) -> bool:
+        """MySQL 8.0.22 renamed SHOW SLAVE STATUS and START/STOP/RESET SLAVE; 8.4 removed the old names."""
+        return self.mysql_since(8, 0, 22)
+
 
 def detect_dialect(
     version: str, version_comment: str, aurora_version: str | None, rds_procedures: Collection[str]
@@ -185,18 +194,15 @@ def executed_gtid_set(engine: Engine) -> Statement:
     return Statement("SELECT @@global.gtid_executed")
 
 
-# Replication management follows the dialect.
-def show_replica_status(dialect: Dialect) -> Statement:
-    if dialect in (Dialect.AURORA3, Dialect.MYSQL):
-        return Statement("SHOW REPLICA STATUS")
-    return Statement("SHOW SLAVE STATUS")
+# Statements the server answers itself follow its version; replication management follows the
+# dialect (procedures on Aurora), and the server's version where the dialect sends native SQL.
+def show_replica_status(server: ServerVersion) -> Statement:
+    return Statement("SHOW REPLICA STATUS" if server.says_replica else "SHOW SLAVE STATUS")
 
 
-def show_source_status(dialect: Dialect, server_number: tuple[int, int, int]) -> Statement:
+def show_source_status(server: ServerVersion) -> Statement:
     """MySQL 8.2 renamed ``SHOW MASTER STATUS`` and 8.4 removed the old name."""
-    if dialect is Dialect.MYSQL and server_number >= (8, 2, 0):
-        return Statement("SHOW BINARY LOG STATUS")
-    return Statement("SHOW MASTER STATUS")
+    return Statement("SHOW BINARY LOG STATUS" if server.mysql_since(8, 2) else "SHOW MASTER STATUS")
 
 
 def set_external_source(
@@ -256,19 +262,17 @@ def set_external_source_auto_position(
     )
 
 
-def start_replication(dialect: Dialect) -> Statement:
-    return _by_dialect(dialect, "CALL mysql.rds_start_replication", "START REPLICA", "START SLAVE")
+def start_replication(dialect: Dialect, server: ServerVersion) -> Statement:
+    return _by_dialect(dialect, server, "CALL mysql.rds_start_replication", "START {}")
 
 
-def stop_replication(dialect: Dialect) -> Statement:
-    return _by_dialect(dialect, "CALL mysql.rds_stop_replication", "STOP REPLICA", "STOP SLAVE")
+def stop_replication(dialect: Dialect, server: ServerVersion) -> Statement:
+    return _by_dialect(dialect, server, "CALL mysql.rds_stop_replication", "STOP {}")
 
 
-def reset_external_source(dialect: Dialect) -> Statement:
+def reset_external_source(dialect: Dialect, server: ServerVersion) -> Statement:
     """Forget the source entirely, so the server is no longer a replica."""
-    if dialect.uses_rds_procedures:
-        return Statement(f"CALL mysql.{_rds_external(dialect, 'reset')}")
-    return Statement("RESET REPLICA ALL" if dialect is Dialect.MYSQL else "RESET SLAVE ALL")
+    return _by_dialect(dialect, server, f"CALL mysql.{_rds_external(dialect, 'reset')}", "RESET {} ALL")
 
 
 def set_read_only(dialect: Dialect, read_only: bool) -> Statement:
@@ -311,13 +315,14 @@ def set_binlog_retention(dialect: Dialect, hours: int | None) -> Statement:
     return Statement("SET GLOBAL binlog_expire_logs_seconds = %s", ((hours or 0) * 3600,))
 
 
-def wait_for_position(dialect: Dialect, position: BinlogPosition, timeout_seconds: float) -> Statement:
+def wait_for_position(server: ServerVersion, position: BinlogPosition, timeout_seconds: float) -> Statement:
     """Block on the server until it has executed ``position`` of its source, or the timeout passes.
 
     MariaDB reads the timeout as a whole number, and a timeout of 0 means "wait forever" on every
     engine, so it is rounded up to at least one second: it may overrun by less than a second.
+    MySQL 8.0.26 renamed the function (SOURCE_POS_WAIT); the old name is deprecated.
     """
-    function = "SOURCE_POS_WAIT" if dialect is Dialect.MYSQL else "MASTER_POS_WAIT"
+    function = "SOURCE_POS_WAIT" if server.mysql_since(8, 0, 26) else "MASTER_POS_WAIT"
     timeout = max(1, math.ceil(timeout_seconds))
     return Statement(f"SELECT {function}(%s, %s, %s)", (position.file, position.position, timeout))
 
@@ -366,10 +371,11 @@ def _rds_external(dialect: Dialect, verb: str) -> str:
     return f"rds_{verb}_external_{'source' if dialect is Dialect.AURORA3 else 'master'}"
 
 
-def _by_dialect(dialect: Dialect, rds: str, mysql: str, mariadb: str) -> Statement:
+def _by_dialect(dialect: Dialect, server: ServerVersion, rds: str, native: str) -> Statement:
+    """The RDS procedure, or the native statement with REPLICA or SLAVE as the server says it."""
     if dialect.uses_rds_procedures:
         return Statement(rds)
-    return Statement(mysql if dialect is Dialect.MYSQL else mariadb)
+    return Statement(native.format("REPLICA" if server.says_replica else "SLAVE"))
 
 
 def replica_status_from_rows(

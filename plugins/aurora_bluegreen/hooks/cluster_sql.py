@@ -154,7 +154,7 @@ class ClusterSqlHook(MySqlHook):
 
     def source_position(self) -> BinlogPosition:
         """Where this server's binary log ends now."""
-        rows = self._rows(dialects.show_source_status(self.dialect, self.server_version.number))
+        rows = self._rows(dialects.show_source_status(self.server_version))
         if not rows:
             raise ClusterStateError(f"{self.endpoint} has binary logging off: it reports no binlog position")
         return BinlogPosition(rows[0]["File"], int(rows[0]["Position"]))
@@ -277,7 +277,7 @@ class ClusterSqlHook(MySqlHook):
 
     def replica_status(self) -> ReplicaStatus | None:
         """Replication status of the default channel; None when this server is not a replica."""
-        rows = self._rows(dialects.show_replica_status(self.dialect))
+        rows = self._rows(dialects.show_replica_status(self.server_version))
         gtid_slave_pos = None
         # Only a GTID replica needs its executed set, and the cutover reads this inside the freeze.
         if rows and self.server_version.engine is Engine.MARIADB and rows[0].get("Using_Gtid", "No") != "No":
@@ -314,16 +314,16 @@ class ClusterSqlHook(MySqlHook):
 
     def start_replication(self) -> None:
         with self._logged("Started replication"):
-            self._run(dialects.start_replication(self.dialect))
+            self._run(dialects.start_replication(self.dialect, self.server_version))
 
     def stop_replication(self) -> None:
         with self._logged("Stopped replication"):
-            self._run(dialects.stop_replication(self.dialect))
+            self._run(dialects.stop_replication(self.dialect, self.server_version))
 
     def reset_external_source(self) -> None:
         """Forget the source, so this server is no longer a replica."""
         with self._logged("Removed the replication source"):
-            self._run(dialects.reset_external_source(self.dialect))
+            self._run(dialects.reset_external_source(self.dialect, self.server_version))
 
     def wait_for_position(self, position: BinlogPosition, timeout_seconds: float) -> bool:
         """Block until this replica has executed ``position`` of its source; False on timeout.
@@ -331,7 +331,9 @@ class ClusterSqlHook(MySqlHook):
         The wait happens on the server, so it returns the moment the position is reached. It raises
         ReplicationNotRunning at once when the replica cannot get there (SQL thread stopped, no source).
         """
-        (waited,) = self._first_row(dialects.wait_for_position(self.dialect, position, timeout_seconds))
+        (waited,) = self._first_row(
+            dialects.wait_for_position(self.server_version, position, timeout_seconds)
+        )
         if waited is None:
             raise ReplicationNotRunning(
                 f"{self.endpoint} cannot reach {position}: its SQL thread is stopped or it has no source"

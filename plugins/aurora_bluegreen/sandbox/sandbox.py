@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -29,13 +28,12 @@ from aurora_bluegreen.ownership import (
     require_reusable,
 )
 from aurora_bluegreen.sandbox import server
-from aurora_bluegreen.sandbox.accounts import create_accounts
-from aurora_bluegreen.sandbox.backup import copy_running_server
 from aurora_bluegreen.sandbox.connect import root_connection, user_connection
 from aurora_bluegreen.sandbox.credentials import Credentials, load_credentials, save_credentials
 from aurora_bluegreen.sandbox.demo_schema import create_demo_schema
 from aurora_bluegreen.sandbox.endpoints import Endpoint, endpoint_file, write_endpoint
-from aurora_bluegreen.sandbox.procedures import apply_stored_configuration, install_rds_procedures
+from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ServerEngine, engine_named
+from aurora_bluegreen.sandbox.procedures import apply_stored_configuration
 from aurora_bluegreen.sandbox.server import ServerFiles
 from aurora_bluegreen.sandbox.state import CREATED, CREATING, ClusterRecord, StateStore, default_state_dir
 
@@ -46,8 +44,25 @@ User = Literal["root", "admin", "app"]
 
 
 class Sandbox:
-    def __init__(self, state_dir: str | Path | None = None) -> None:
+    """The clusters of one state directory, all on one engine (``engines.py``).
+
+    :param engine: ``mysql`` or ``mariadb``, for a new sandbox; an existing one keeps the engine
+        it was made with, and naming another is refused.
+    """
+
+    def __init__(self, state_dir: str | Path | None = None, engine: str | None = None) -> None:
         self.store = StateStore(state_dir or default_state_dir())
+        self._engine_name = engine
+
+    @property
+    def engine(self) -> ServerEngine:
+        recorded = self.store.engine()
+        if self._engine_name is not None and recorded is not None and recorded != self._engine_name:
+            raise SandboxError(
+                f"the sandbox in {self.state_dir} runs {recorded}, not {self._engine_name}: "
+                "remove it first (`aurora-bluegreen sandbox down`) or choose another --state-dir"
+            )
+        return engine_named(recorded or self._engine_name or DEFAULT_ENGINE)
 
     @property
     def state_dir(self) -> Path:
@@ -82,6 +97,8 @@ class Sandbox:
             if record is not None:
                 self._discard(record)
             credentials = self._ensure_credentials(credentials)
+            engine = self.engine
+            self.store.record_engine(engine.name)
             record = self._new_record(
                 cluster_id,
                 port=port,
@@ -92,14 +109,20 @@ class Sandbox:
                 source_cluster_id=None,
             )
             files = self._files(record)
-            server.init_datadir(files.datadir)
+            engine.init_datadir(files)
             record = self._launch(record)
+            engine.install_procedures(files)
+            engine.create_accounts(files, credentials)
             with self._root(record) as root:
-                install_rds_procedures(root)
-                create_accounts(root, credentials)
                 create_demo_schema(root)
             self._update(cluster_id, status=CREATED)
-        log.info("Created %s on port %s in %.2fs", cluster_id, record.port, time.monotonic() - started)
+        log.info(
+            "Created %s (%s) on port %s in %.2fs",
+            cluster_id,
+            engine.version,
+            record.port,
+            time.monotonic() - started,
+        )
         return self.describe(cluster_id)
 
     def clone(self, spec: CloneSpec) -> ClusterInfo:
@@ -139,31 +162,20 @@ class Sandbox:
                 source_cluster_id=spec.source_cluster_id,
             )
             files = self._files(record)
-            # A fresh work directory per attempt: an orphaned backup from a crashed attempt may
-            # still be writing into its own.
-            work_dir = Path(tempfile.mkdtemp(prefix="backup-", dir=files.server_dir))
-            coordinates = copy_running_server(str(source_files.socket), work_dir, files.datadir)
-            copied = time.monotonic()
-            record = self._update(
-                spec.cluster_id, clone_coordinates=coordinates.as_clone_coordinates().to_dict()
+            coordinates = self._engine_of(record).clone(
+                source_files, source.port, files, lambda: self._launch(self.record(spec.cluster_id)).pid
             )
-            record = self._start(record)
-            if coordinates.gtid:
-                # Aurora's clone already knows blue's GTID state; here the copy has to be told.
-                with self._root(record) as root, root.cursor() as cursor:
-                    cursor.execute("SET GLOBAL gtid_slave_pos = %s", (coordinates.gtid,))
+            record = self._update(spec.cluster_id, clone_coordinates=coordinates.to_dict())
+            self._apply_configuration(record)
             self._update(spec.cluster_id, status=CREATED)
         log.info(
-            "Cloned %s into %s on port %s in %.2fs (copy %.2fs, start %.2fs); data ends at %s:%s gtid %s",
+            "Cloned %s into %s on port %s in %.2fs; data ends at %s gtid %s",
             spec.source_cluster_id,
             spec.cluster_id,
             record.port,
             time.monotonic() - started,
-            copied - started,
-            time.monotonic() - copied,
-            coordinates.binlog_file,
-            coordinates.binlog_position,
-            coordinates.gtid or "-",
+            coordinates.position,
+            coordinates.gtid_set or "-",
         )
         return self.describe(spec.cluster_id)
 
@@ -300,8 +312,11 @@ class Sandbox:
             self.store.write(record)
         return record
 
+    def _engine_of(self, record: ClusterRecord) -> ServerEngine:
+        return engine_named(record.engine)
+
     def _files(self, record: ClusterRecord) -> ServerFiles:
-        return ServerFiles.under(Path(record.server_dir), record.cluster_id)
+        return self._engine_of(record).files(Path(record.server_dir), record.cluster_id)
 
     def _status(self, record: ClusterRecord) -> str:
         if record.status == CREATING:
@@ -329,7 +344,8 @@ class Sandbox:
     def _new_record(self, cluster_id: str, port: int | None, **fields: Any) -> ClusterRecord:
         """Write a "creating" record, with its port and server_id reserved, before any other work."""
         server_dir = self.store.server_dir(cluster_id)
-        files = ServerFiles.under(server_dir, cluster_id)
+        engine = self.engine
+        files = engine.files(server_dir, cluster_id)
         with self.store.locked():
             taken = {record.port for record in self.store.all() if record.cluster_id != cluster_id}
             if port is not None and port in taken:
@@ -345,6 +361,7 @@ class Sandbox:
                 pid_file=str(files.pid_file),
                 log_error=str(files.log_error),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                engine=engine.name,
                 **fields,
             )
             self.store.write(record)
@@ -357,7 +374,7 @@ class Sandbox:
         # here under parallel test load, like the install-db segfault); a second start has worked.
         attempt = 1
         while True:
-            pid = server.start(files, record.port, record.server_id, record.read_only)
+            pid = self._engine_of(record).start(files, record.port, record.server_id, record.read_only)
             record = self._update(record.cluster_id, pid=pid)
             try:
                 server.wait_until_ready(files, pid)
@@ -372,9 +389,13 @@ class Sandbox:
 
     def _start(self, record: ClusterRecord) -> ClusterRecord:
         record = self._launch(record)
+        self._apply_configuration(record)
+        return record
+
+    def _apply_configuration(self, record: ClusterRecord) -> None:
+        """What rds_set_configuration stored, again: SET GLOBAL does not survive a restart."""
         with self._root(record) as root:
             apply_stored_configuration(root)
-        return record
 
     def _discard(self, record: ClusterRecord) -> None:
         """Kill the server (its data is being thrown away) and remove its files."""

@@ -99,6 +99,8 @@ class ClusterRecord:
     source_cluster_id: str | None = None
     clone_coordinates: dict[str, Any] | None = None
     created_at: str | None = None
+    engine: str = "mariadb"
+    """The server engine (``engines.py``); records written before engines existed are MariaDB's."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,6 +158,16 @@ class StateStore:
             return []
         records = (self.read(path.stem) for path in sorted(self.clusters_dir.glob("*.json")))
         return [record for record in records if record is not None]
+
+    def engine(self) -> str | None:
+        """The engine this sandbox was made with; None before its first cluster."""
+        return (read_json(self._meta_file) or {}).get("engine")
+
+    def record_engine(self, name: str) -> None:
+        with self.locked():
+            meta = read_json(self._meta_file) or {}
+            meta["engine"] = name
+            write_json_atomic(self._meta_file, meta)
 
     def next_server_id(self) -> int:
         """A server_id never handed out before in this state directory; call with ``locked()`` held.

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aurora_bluegreen.errors import ServerError
+from aurora_bluegreen.sandbox import server
 from aurora_bluegreen.sandbox.debian_root import MYSQL_ROOT, DebianRoot, build_once, ensure_root
 from aurora_bluegreen.sandbox.server import BINLOG_BASENAME, ServerFiles
 from aurora_bluegreen.sandbox.state import file_lock
@@ -185,37 +186,7 @@ def start(
     files.socket.parent.mkdir(parents=True, exist_ok=True)
     (files.server_dir / "tmp").mkdir(parents=True, exist_ok=True)
     command = installation.mysqld(*server_options(files, port, server_id, read_only))
-    # As sandbox.server.start: no Popen object to warn when collected, and Ctrl-C stays with the caller.
-    pid = os.posix_spawn(
-        command[0],
-        command,
-        _environment(),
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, str(files.console_log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
-            (os.POSIX_SPAWN_DUP2, 1, 2),
-        ],
-        setsid=True,
-    )
-    _wait_for_exec(pid)
-    return pid
-
-
-def _wait_for_exec(pid: int, timeout: float = 5) -> None:
-    """Return once the new process's command line is readable, or it is gone.
-
-    posix_spawn returns while the kernel is still inside execve, and for a moment
-    /proc/PID/cmdline reads empty (seen here in 4 of 8 starts through the loader): is_running,
-    which recognises the server by that command line, would take a live server for a dead one.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes():
-                return
-        except (FileNotFoundError, ProcessLookupError):
-            return
-        time.sleep(0.001)
+    return server.spawn(command, _environment(), files)
 
 
 def server_options(files: ServerFiles, port: int, server_id: int, read_only: bool) -> list[str]:

@@ -1,0 +1,181 @@
+"""The two server engines a sandbox can run, behind one interface: MariaDB and MySQL.
+
+Aurora MySQL speaks MySQL, so MySQL (9.7, from a Debian root) is the engine that proves the SQL
+our aurora dialects send; MariaDB (the machine's own) is quicker to start and always at hand.
+``Sandbox`` asks an engine to make a data directory, start a server, copy a running server the
+way Aurora clones (a hot physical copy whose binlog coordinates are exact) and set up blue's
+users and ``mysql.rds_*`` procedures. Everything else (records, ports, locks, endpoints) is the
+sandbox's own and the same for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from aurora_bluegreen.errors import InvalidInput
+from aurora_bluegreen.models import CloneCoordinates
+from aurora_bluegreen.sandbox import server
+from aurora_bluegreen.sandbox.connect import root_connection
+from aurora_bluegreen.sandbox.credentials import Credentials
+from aurora_bluegreen.sandbox.server import ServerFiles
+
+MARIADB = "mariadb"
+MYSQL = "mysql"
+ENGINES = (MYSQL, MARIADB)
+DEFAULT_ENGINE = MYSQL
+"""Aurora is MySQL: the sandbox plays it on MySQL unless told otherwise."""
+
+if TYPE_CHECKING:
+    from aurora_bluegreen.sandbox.mysql.server import MysqlInstallation
+
+Launch = Callable[[], int]
+"""Starts the cluster's server, waits until it accepts connections, records and returns its pid."""
+
+
+class ServerEngine(Protocol):
+    name: str
+
+    @property
+    def version(self) -> str:
+        """What runs, for people: ``MySQL 9.7.4-2`` or ``MariaDB 10.11.14``."""
+
+    def files(self, server_dir: Path, cluster_id: str) -> ServerFiles: ...
+
+    def init_datadir(self, files: ServerFiles) -> None:
+        """An empty server's data directory."""
+
+    def start(self, files: ServerFiles, port: int, server_id: int, read_only: bool) -> int:
+        """Launch the server in its own session and return its pid."""
+
+    def clone(
+        self, source: ServerFiles, source_port: int, target: ServerFiles, launch: Launch
+    ) -> CloneCoordinates:
+        """Make ``target`` a running copy of the running source; return where its data ends on the source."""
+
+    def create_accounts(self, files: ServerFiles, credentials: Credentials) -> None:
+        """Aurora's master user (no SUPER) and the application's user (DML only), outside the binlog."""
+
+    def install_procedures(self, files: ServerFiles) -> None:
+        """The ``mysql.rds_*`` procedures, outside the binlog."""
+
+
+def engine_named(name: str) -> ServerEngine:
+    if name == MARIADB:
+        return MariadbEngine()
+    if name == MYSQL:
+        return MysqlEngine()
+    raise InvalidInput("engine", name, f"one of {', '.join(ENGINES)}")
+
+
+@dataclass(frozen=True)
+class MariadbEngine:
+    """The machine's own mariadbd; clones with mariadb-backup (``backup.py``)."""
+
+    name: str = MARIADB
+
+    @cached_property
+    def version(self) -> str:
+        return server.mariadb_version()
+
+    def files(self, server_dir: Path, cluster_id: str) -> ServerFiles:
+        return ServerFiles.under(server_dir, cluster_id)
+
+    def init_datadir(self, files: ServerFiles) -> None:
+        server.init_datadir(files.datadir)
+
+    def start(self, files: ServerFiles, port: int, server_id: int, read_only: bool) -> int:
+        return server.start(files, port, server_id, read_only)
+
+    def clone(
+        self, source: ServerFiles, source_port: int, target: ServerFiles, launch: Launch
+    ) -> CloneCoordinates:
+        import tempfile
+
+        from aurora_bluegreen.sandbox.backup import copy_running_server
+
+        # A fresh work directory per attempt: an orphaned backup from a crashed attempt may still
+        # be writing into its own.
+        work_dir = Path(tempfile.mkdtemp(prefix="backup-", dir=target.server_dir))
+        coordinates = copy_running_server(str(source.socket), work_dir, target.datadir)
+        launch()
+        if coordinates.gtid:
+            # Aurora's clone already knows blue's GTID state; a MariaDB copy has to be told.
+            with root_connection(str(target.socket)) as root, root.cursor() as cursor:
+                cursor.execute("SET GLOBAL gtid_slave_pos = %s", (coordinates.gtid,))
+        return coordinates.as_clone_coordinates()
+
+    def create_accounts(self, files: ServerFiles, credentials: Credentials) -> None:
+        from aurora_bluegreen.sandbox.accounts import create_accounts
+
+        with root_connection(str(files.socket)) as root:
+            create_accounts(root, credentials)
+
+    def install_procedures(self, files: ServerFiles) -> None:
+        from aurora_bluegreen.sandbox.procedures import install_rds_procedures
+
+        with root_connection(str(files.socket)) as root:
+            install_rds_procedures(root)
+
+
+class MysqlEngine:
+    """mysqld from a Debian root (``mysql/server.py``); clones with the CLONE plugin."""
+
+    name = MYSQL
+
+    @cached_property
+    def installation(self) -> MysqlInstallation:
+        """Found on first use: it may build the Debian root (RootBuildError if it cannot)."""
+        from aurora_bluegreen.sandbox.mysql.server import mysql_installation
+
+        return mysql_installation()
+
+    @property
+    def version(self) -> str:
+        return f"MySQL {self.installation.version}"
+
+    def files(self, server_dir: Path, cluster_id: str) -> ServerFiles:
+        from aurora_bluegreen.sandbox.mysql.server import server_files
+
+        return server_files(server_dir, cluster_id)
+
+    def init_datadir(self, files: ServerFiles) -> None:
+        from aurora_bluegreen.sandbox.mysql.server import init_datadir
+
+        init_datadir(self.installation, files.datadir)
+
+    def start(self, files: ServerFiles, port: int, server_id: int, read_only: bool) -> int:
+        from aurora_bluegreen.sandbox.mysql.server import start
+
+        return start(self.installation, files, port, server_id, read_only)
+
+    def clone(
+        self, source: ServerFiles, source_port: int, target: ServerFiles, launch: Launch
+    ) -> CloneCoordinates:
+        from aurora_bluegreen.sandbox.mysql.clone import clone_instance, finish_clone
+
+        self.init_datadir(target)
+        pid = launch()
+        try:
+            clone_instance(str(target.socket), str(source.socket), source_port)
+        finally:
+            # The plugin shuts the recipient down after the copy; this waits for that (or ends it).
+            server.stop(pid, target)
+        launch()
+        with root_connection(str(target.socket)) as root:
+            return finish_clone(root)
+
+    def create_accounts(self, files: ServerFiles, credentials: Credentials) -> None:
+        from aurora_bluegreen.sandbox.mysql.accounts import create_accounts
+
+        with root_connection(str(files.socket)) as root:
+            create_accounts(root, credentials)
+
+    def install_procedures(self, files: ServerFiles) -> None:
+        from aurora_bluegreen.sandbox.mysql.procedures import install_rds_procedures
+
+        with root_connection(str(files.socket)) as root:
+            install_rds_procedures(root)
