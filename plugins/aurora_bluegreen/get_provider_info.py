@@ -8,7 +8,7 @@ def get_provider_info() -> dict:
         "package-name": "aurora-bluegreen",
         "name": "Aurora Blue/Green",
         "description": "Blue/green deployments of Amazon Aurora MySQL: clone, binlog replication, "
-        "approved cutover with rollback, and a local MariaDB sandbox.",
+        "approved cutover with rollback, and a local MySQL or MariaDB sandbox.",
         "versions": ["0.1.0"],
         "connection-types": [
             {

@@ -1,7 +1,8 @@
 """The control plane for the local sandbox: ``ClusterBackend`` over ``aurora_bluegreen.sandbox``.
 
 Chosen for Airflow connections of type ``aurora_sandbox``; the connection's extra names the
-sandbox's state directory: ``{"state_dir": "/path/to/.sandbox"}``.
+sandbox's state directory, and may name its engine: ``{"state_dir": "/path/to/.sandbox", "engine":
+"mysql"}``. An engine that differs from the one the sandbox runs is refused, not silently used.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ class SandboxBackend:
                 f"connection {conn.conn_id!r}: sandbox state_dir {state_dir} does not exist; "
                 "run `aurora-bluegreen sandbox up --state-dir ...` first"
             )
-        return cls(Sandbox(state_dir))
+        sandbox = Sandbox(state_dir, engine=conn.extra_dejson.get("engine"))
+        _ = sandbox.engine  # refuses an engine the sandbox does not run, naming both
+        return cls(sandbox)
 
     @property
     def state_dir(self) -> Path:

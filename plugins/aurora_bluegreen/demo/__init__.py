@@ -10,12 +10,13 @@ import argparse
 from pathlib import Path
 
 from aurora_bluegreen.demo.airflow_stack import DEFAULT_PORT, sigterm_as_interrupt
+from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ENGINES
 
 DAG_FILE = Path("dags") / "aurora_bluegreen_deployment.py"
 
 
 def main(argv: list[str]) -> int:
-    """Entry point of ``aurora-bluegreen demo [--keep-running] [--rate N] [--port P] [--stop]``."""
+    """Entry point of ``aurora-bluegreen demo``; ``--help`` lists its options."""
     parser = argparse.ArgumentParser(
         prog="aurora-bluegreen demo",
         description="Deploy the local sandbox's blue cluster to green through real Airflow, "
@@ -28,6 +29,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"Airflow's port (default: {DEFAULT_PORT})"
     )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=DEFAULT_ENGINE,
+        help=f"the sandbox's database server (default: {DEFAULT_ENGINE}, as Aurora is MySQL; "
+        "mariadb is the machine's own and needs no Debian root)",
+    )
     parser.add_argument("--stop", action="store_true", help="stop a demo left running, then exit")
     parser.add_argument("--repo", type=Path, default=None, help="the repository (default: found from here)")
     args = parser.parse_args(argv)
@@ -37,7 +45,13 @@ def main(argv: list[str]) -> int:
 
     repo_root = args.repo or find_repo_root()
     demo = Demo(
-        DemoOptions(repo_root=repo_root, keep_running=args.keep_running, rate=args.rate, port=args.port)
+        DemoOptions(
+            repo_root=repo_root,
+            keep_running=args.keep_running,
+            rate=args.rate,
+            port=args.port,
+            engine=args.engine,
+        )
     )
     if args.stop:
         demo.stop()

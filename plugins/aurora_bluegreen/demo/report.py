@@ -18,6 +18,8 @@ class TaskTiming:
 
 @dataclass
 class DemoReport:
+    engine: str
+    """The sandbox's server and its version, e.g. ``MySQL 9.7.4-2``."""
     run_id: str
     run_state: str
     cutover: Mapping[str, Any] | None
@@ -44,6 +46,7 @@ class DemoReport:
         lines = [
             "",
             f"Demo run {self.run_id}: {self.run_state}",
+            f"  engine:                    {self.engine}",
             f"  write freeze (cutover):    {_ms(freeze)}",
             f"  longest wait (app's view): {_ms(self.longest_write_wait_ms)}",
             f"  writes acknowledged:       {self.writes_acknowledged}",

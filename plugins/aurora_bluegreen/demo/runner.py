@@ -21,6 +21,7 @@ from aurora_bluegreen.demo.report import DemoReport, seconds_between, task_timin
 from aurora_bluegreen.models import ClusterInfo
 from aurora_bluegreen.sandbox import Sandbox, read_endpoint
 from aurora_bluegreen.sandbox.endpoints import APP_ENDPOINT
+from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE
 from aurora_bluegreen.sandbox.load import LoadGenerator, LoadSummary, missing_writes
 
 T = TypeVar("T")
@@ -52,6 +53,8 @@ class DemoOptions:
     rate: float = 200.0
     """Writes per second of the load generator."""
     port: int = DEFAULT_PORT
+    engine: str = DEFAULT_ENGINE
+    """The sandbox's server engine: ``mysql`` (Aurora's family) or ``mariadb``."""
     conf: Mapping[str, Any] = field(default_factory=default_conf)
     approval_settle_seconds: float = APPROVAL_SETTLE_SECONDS
     timeout_seconds: float = 900.0
@@ -62,7 +65,7 @@ class Demo:
     def __init__(self, options: DemoOptions, say: Callable[[str], None] = print) -> None:
         self.options = options
         demo_dir = options.repo_root / ".demo"
-        self.sandbox = Sandbox(demo_dir / "sandbox")
+        self.sandbox = Sandbox(demo_dir / "sandbox", engine=options.engine)
         self.stack = AirflowStack(options.repo_root, home=demo_dir / "airflow", port=options.port)
         self._say = say
         self._began = time.monotonic()
@@ -75,6 +78,7 @@ class Demo:
         try:
             self.stop()  # whatever an earlier demo left running
             self.sandbox.down()
+            self.say(f"engine: {self.options.engine}, {self.sandbox.engine.version}")
             blue = self._start_blue()
             load = LoadGenerator.in_sandbox(self.sandbox.state_dir, APP_ENDPOINT, self.options.rate)
             load.start()
@@ -134,7 +138,7 @@ class Demo:
         return {
             conf["control_plane_conn_id"]: {
                 "conn_type": "aurora_sandbox",
-                "extra": {"state_dir": str(self.sandbox.state_dir)},
+                "extra": {"state_dir": str(self.sandbox.state_dir), "engine": self.sandbox.engine.name},
             },
             conf["admin_conn_id"]: {
                 "conn_type": "mysql",
@@ -210,6 +214,7 @@ class Demo:
         if endpoint is None or endpoint.cluster_id != green_id:
             problems.append(f"endpoint {APP_ENDPOINT!r} points at {endpoint}, not {green_id}")
         return DemoReport(
+            engine=self.sandbox.engine.version,
             run_id=run_id,
             run_state=run["state"],
             cutover=cutover,

@@ -14,7 +14,7 @@ class SandboxConnectionHook(BaseHook):
     conn_name_attr = "sandbox_conn_id"
     default_conn_name = "aurora_sandbox"
     conn_type = "aurora_sandbox"
-    hook_name = "Aurora sandbox (local MariaDB)"
+    hook_name = "Aurora sandbox (local MySQL or MariaDB)"
 
     def __init__(self, sandbox_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -30,5 +30,7 @@ class SandboxConnectionHook(BaseHook):
         return {
             "hidden_fields": ["host", "port", "login", "password", "schema"],
             "relabeling": {},
-            "placeholders": {"extra": json.dumps({"state_dir": "/path/to/repo/.demo/sandbox"})},
+            "placeholders": {
+                "extra": json.dumps({"state_dir": "/path/to/repo/.demo/sandbox", "engine": "mysql"})
+            },
         }

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pymysql
 
-from aurora_bluegreen.errors import ClusterNotFound, LoadError, SandboxError, ServerError
+from aurora_bluegreen import dialects
+from aurora_bluegreen.errors import AuroraBlueGreenError
 from aurora_bluegreen.sandbox.endpoints import APP_ENDPOINT, read_endpoint
+from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ENGINES
 from aurora_bluegreen.sandbox.load import LoadGenerator
 from aurora_bluegreen.sandbox.sandbox import Sandbox
 from aurora_bluegreen.sandbox.state import STATE_DIR_ENV, ClusterRecord, default_state_dir
@@ -21,7 +23,9 @@ _PROGRESS_SECONDS = 1.0
 
 
 def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
-    sandbox = subparsers.add_parser("sandbox", help="local MariaDB servers that play Aurora clusters")
+    sandbox = subparsers.add_parser(
+        "sandbox", help="local MySQL or MariaDB servers that play Aurora clusters"
+    )
     commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
 
     state_dir = argparse.ArgumentParser(add_help=False)
@@ -34,6 +38,12 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
 
     up = commands.add_parser("up", parents=[state_dir], help="start blue with demo data (reuses it)")
     up.add_argument("--port", type=int, default=None, help="blue's TCP port (default: a free one)")
+    up.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help=f"database server of a new sandbox (default: {DEFAULT_ENGINE}); an existing one keeps its own",
+    )
     up.set_defaults(handler=_up)
 
     status = commands.add_parser("status", parents=[state_dir], help="list clusters and endpoints")
@@ -53,8 +63,9 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
 def run_sandbox_command(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        return args.handler(Sandbox(args.state_dir or default_state_dir()), args)
-    except (SandboxError, ServerError, LoadError, ClusterNotFound) as error:
+        sandbox = Sandbox(args.state_dir or default_state_dir(), engine=getattr(args, "engine", None))
+        return args.handler(sandbox, args)
+    except AuroraBlueGreenError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
@@ -64,7 +75,7 @@ def _up(sandbox: Sandbox, args: argparse.Namespace) -> int:
     endpoint_path = sandbox.endpoint_file(APP_ENDPOINT)
     # After a cutover the endpoint names green; running `up` again must not undo that.
     endpoint = read_endpoint(endpoint_path) or sandbox.point_endpoint(APP_ENDPOINT, blue.cluster_id)
-    print(f"{blue.cluster_id} is {blue.status} at {blue.endpoint}:{blue.port}")
+    print(f"{blue.cluster_id} is {blue.status} at {blue.endpoint}:{blue.port} ({sandbox.engine.version})")
     print(f"endpoint {APP_ENDPOINT!r} -> {endpoint} ({endpoint_path})")
     print(f"credentials (admin = master user, app = application): {sandbox.store.credentials_file}")
     print(f"state directory: {sandbox.state_dir}")
@@ -108,19 +119,15 @@ def _role(record: ClusterRecord) -> str:
 
 def _live_state(sandbox: Sandbox, record: ClusterRecord) -> tuple[str, str]:
     with sandbox.connect(record.cluster_id) as root, root.cursor(pymysql.cursors.DictCursor) as cursor:
-        cursor.execute("SELECT @@GLOBAL.read_only AS read_only")
-        read_only = "ON" if cursor.fetchone()["read_only"] else "OFF"
-        cursor.execute("SHOW SLAVE STATUS")
-        replica = cursor.fetchone()
+        cursor.execute("SELECT @@GLOBAL.read_only AS read_only, @@GLOBAL.version AS version")
+        row = cursor.fetchone()
+        read_only = "ON" if row["read_only"] else "OFF"
+        cursor.execute(dialects.show_replica_status(dialects.ServerVersion(row["version"])).sql)
+        replica = dialects.replica_status_from_rows(cursor.fetchall())
     if replica is None:
         return read_only, "-"
-    summary = (
-        f"from {replica['Master_Port']}: io={replica['Slave_IO_Running']} "
-        f"sql={replica['Slave_SQL_Running']} behind={replica['Seconds_Behind_Master']}s "
-        f"executed={replica['Relay_Master_Log_File']}:{replica['Exec_Master_Log_Pos']}"
-    )
-    error = replica["Last_SQL_Error"] or replica["Last_IO_Error"]
-    return read_only, f"{summary} error={error!r}" if error else summary
+    summary = f"from {replica.source_port}: {replica.summary()}"
+    return read_only, f"{summary} error={replica.error!r}" if replica.error else summary
 
 
 def _load(sandbox: Sandbox, args: argparse.Namespace) -> int:
