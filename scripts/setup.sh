@@ -4,6 +4,8 @@
 #     sandbox's "clusters"), the headers mysqlclient needs, since the mysql provider builds
 #     it from source, and Chromium for the browser test.
 #  2. .venv with this package and its test extras, reinstalled only when pyproject.toml changed.
+#  3. The MySQL 9.7 engine's Debian root (debootstrap from the archive apt already uses), built
+#     once into ~/.cache/aurora-bluegreen/roots (or $AURORA_BLUEGREEN_ROOTS) and reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,8 @@ has_command() {
 missing_packages() {
     has_command mariadbd || echo mariadb-server
     has_command mariadb-backup || echo mariadb-backup
+    # Builds the minimal Debian root that the sandbox's MySQL engine runs from.
+    has_command debootstrap || echo debootstrap
     has_command pkg-config || echo pkg-config
     pkg-config --exists mysqlclient 2>/dev/null || echo default-libmysqlclient-dev
     # mysqlclient is compiled from source: it needs a C compiler and Python's headers.
@@ -68,3 +72,6 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
     "$VENV/bin/python" -m pip install --quiet -e '.[test]'
     echo "$wanted" >"$STAMP"
 fi
+
+# Idempotent: prints the cached root and its MySQL version, or builds it (a minute or two, once).
+"$VENV/bin/python" -m aurora_bluegreen.sandbox.debian_root mysql

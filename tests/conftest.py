@@ -5,12 +5,15 @@ Integration tests are skipped, with the reason, only where the MariaDB programs 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import pymysql
 import pytest
+from helpers import DEPLOYMENT_DAG_FILE, Connect, Fields, load_dag_module
 
 from aurora_bluegreen.models import BinlogPosition
 from aurora_bluegreen.sandbox import Credentials, Sandbox
@@ -22,8 +25,6 @@ ADMIN_PASSWORD = "adm'in\"pass\\wörd-密"
 APP_PASSWORD = "ap'p\"pass\\wörd-漢"
 REPLICATION_USER = "repl_user"
 REPLICATION_PASSWORD = "re'pl\"pass\\wörd-ü"
-
-Connect = Callable[..., pymysql.connections.Connection]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -70,6 +71,36 @@ def connect(sandbox: Sandbox) -> Iterator[Connect]:
     for connection in opened:
         if connection.open:
             connection.close()
+
+
+@pytest.fixture
+def set_connections(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Fields]], None]:
+    """``set_connections({conn_id: fields})``: Airflow connections as ``AIRFLOW_CONN_*`` variables.
+
+    Hooks resolve them exactly as in Airflow; the variables are removed after the test.
+    """
+
+    def set_all(connections: dict[str, Fields]) -> None:
+        for conn_id, fields in connections.items():
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+    return set_all
+
+
+@pytest.fixture(scope="module")
+def deployment_dag_module() -> ModuleType:
+    """``dags/aurora_bluegreen_deployment.py``, executed as a module of its own for each test file.
+
+    Not shared across files: resolving a form value (``dag.params.get_param(name).resolve(value)``)
+    changes the DAG's Param, and one file's values must not become another's defaults.
+    """
+    return load_dag_module(DEPLOYMENT_DAG_FILE, "deployment_dag")
+
+
+@pytest.fixture(scope="module")
+def deployment_dag(deployment_dag_module: ModuleType) -> Any:
+    """The deployment DAG, as the dag-processor gets it from the file."""
+    return deployment_dag_module.dag
 
 
 class Replication:

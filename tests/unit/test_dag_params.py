@@ -1,28 +1,17 @@
 """The trigger forms reject bad input before any task runs, and the DAGs have the designed flow."""
 
-import importlib.util
 import itertools
-from pathlib import Path
 
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
+from helpers import DAGS_DIR, load_dag
 
 from aurora_bluegreen.errors import InvalidInput
 
-DAGS_DIR = Path(__file__).parents[2] / "dags"
-DAG_FILE = DAGS_DIR / "aurora_bluegreen_deployment.py"
-
-
-def load_dag(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag
-
 
 @pytest.fixture(scope="module")
-def dag():
-    return load_dag(DAG_FILE, "deployment_dag")
+def dag(deployment_dag):
+    return deployment_dag
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ same procedures as the sandbox's.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -233,17 +232,10 @@ def test_connections_parse_and_agree_with_the_servers_passwords(services):
     assert re.match(r"^[A-Za-z][A-Za-z0-9_]{3,15}$", replication["login"]) and replication["password"]
 
 
-def test_the_deployment_dags_default_connections_exist_in_compose(services):
-    from airflow.sdk import DAG
-
-    path = REPO_ROOT / "dags" / "aurora_bluegreen_deployment.py"
-    spec = importlib.util.spec_from_file_location("compose_check_deployment_dag", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    (dag,) = [value for value in vars(module).values() if isinstance(value, DAG)]
+def test_the_deployment_dags_default_connections_exist_in_compose(services, deployment_dag):
     env = environment(services["airflow-scheduler"])
     for param in ("control_plane_conn_id", "admin_conn_id", "replication_conn_id"):
-        conn_id = dag.params[param]
+        conn_id = deployment_dag.params[param]
         assert f"AIRFLOW_CONN_{conn_id.upper()}" in env, (
             f"the form's default {param}={conn_id!r} is not defined"
         )

@@ -4,7 +4,6 @@ the troubleshooting messages are checked against the code, so a change to either
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 import re
 from pathlib import Path
@@ -141,18 +140,12 @@ def test_every_operator_page_is_linked_from_the_readme():
     assert {path.name for path in OPERATOR_DOCS.glob("*.md")} == set(PAGES)
 
 
-def test_readme_form_reference_matches_the_deployment_dags_params():
-    from airflow.sdk import DAG
-
-    path = REPO_ROOT / "dags" / "aurora_bluegreen_deployment.py"
-    spec = importlib.util.spec_from_file_location("docs_check_deployment_dag", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    (dag,) = [value for value in vars(module).values() if isinstance(value, DAG)]
+def test_readme_form_reference_matches_the_deployment_dags_params(deployment_dag):
+    params = deployment_dag.params
     documented = table_rows(section(README.read_text(), "The trigger form (Params)"))
-    assert set(documented) == set(dag.params), "README's form reference and the DAG's Params differ"
+    assert set(documented) == set(params), "README's form reference and the DAG's Params differ"
     for name, cells in documented.items():
-        assert same_default(documented_default(cells[0]), dag.params[name]), f"{name}: {dag.params[name]!r}"
+        assert same_default(documented_default(cells[0]), params[name]), f"{name}: {params[name]!r}"
 
 
 def test_troubleshooting_quotes_messages_the_code_really_raises():

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -23,9 +21,6 @@ from aurora_bluegreen.qa_clones import (
     qa_tags,
 )
 from aurora_bluegreen.sql_files import one_line, split_statements, sql_file, sql_files
-
-DAG_FILE = Path(__file__).parents[2] / "dags" / "aurora_bluegreen_deployment.py"
-
 
 def test_statements_split_on_semicolons_outside_quotes_and_blocks_without_comments():
     text = """-- header
@@ -214,10 +209,8 @@ class FakeTi:
         return self.xcoms.get(task_ids)
 
 
-def test_the_approval_body_shows_migrations_and_checks():
-    spec = importlib.util.spec_from_file_location("deployment_dag_body", DAG_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_the_approval_body_shows_migrations_and_checks(deployment_dag_module):
+    module = deployment_dag_module
     ti = FakeTi(
         {
             "clone_green": {
