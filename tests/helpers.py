@@ -1,5 +1,4 @@
-"""Helpers the test folders share: Airflow connections to the sandbox, the application's writes,
-one-value queries and the repository's DAG files loaded as Airflow's dag-processor would.
+"""Helpers the test folders share: the repository's DAG files loaded as the dag-processor would.
 
 Importable as ``helpers`` from every test folder: pytest puts ``tests/`` on ``sys.path`` when it
 loads ``tests/conftest.py`` (``rootdir`` conftest, prepend import mode), as for ``local_smtp``.
@@ -8,7 +7,7 @@ loads ``tests/conftest.py`` (``rootdir`` conftest, prepend import mode), as for 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,75 +18,6 @@ DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
 DEPLOYMENT_DAG_FILE = DAGS_DIR / "aurora_bluegreen_deployment.py"
 
 Connect = Callable[..., pymysql.connections.Connection]
-Fields = dict[str, Any]
-
-# The application's insert: one order, identified by its request id.
-INSERT_ORDER = (
-    "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-    "VALUES (%s, 1, 1, 1, 100)"
-)
-
-
-# -- Airflow connections ------------------------------------------------------------------------
-
-
-def sandbox_connection(state_dir: str | Path) -> Fields:
-    """The control plane connection to the sandbox in ``state_dir``."""
-    return {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(state_dir)}}
-
-
-def mysql_connection(login: str, password: str, **fields: Any) -> Fields:
-    return {"conn_type": "mysql", "login": login, "password": password, **fields}
-
-
-def sandbox_connections(
-    sandbox: Any,
-    *,
-    control_plane: str | None = None,
-    admin: str | None = None,
-    replication: tuple[str, str, str] | None = None,
-) -> dict[str, Fields]:
-    """Connection id -> fields for what a deployment on ``sandbox`` uses, under the ids given.
-
-    ``control_plane``: the sandbox's ``aurora_sandbox`` connection; ``admin``: a MySQL connection
-    with the sandbox's master user; ``replication``: ``(conn_id, login, password)`` of the
-    replication user the deployment creates. The fields are ``AIRFLOW_CONN_*`` JSON (see the
-    ``set_connections`` fixture) and what ``AirflowRestClient.upsert_connections`` takes.
-    """
-    connections: dict[str, Fields] = {}
-    if control_plane:
-        connections[control_plane] = sandbox_connection(sandbox.state_dir)
-    if admin:
-        credentials = sandbox.credentials
-        connections[admin] = mysql_connection(credentials.admin_user, credentials.admin_password)
-    if replication:
-        conn_id, login, password = replication
-        connections[conn_id] = mysql_connection(login, password)
-    return connections
-
-
-# -- the application's data -----------------------------------------------------------------------
-
-
-def write_orders(connect: Connect, cluster_id: str, request_ids: str | Sequence[str]) -> None:
-    """Insert one order per request id on ``cluster_id``, as the application does (user ``app``)."""
-    if isinstance(request_ids, str):
-        request_ids = [request_ids]
-    with connect(cluster_id, "app", "shop") as app, app.cursor() as cursor:
-        for request_id in request_ids:
-            cursor.execute(INSERT_ORDER, (request_id,))
-        app.commit()
-
-
-def scalar(connection: pymysql.connections.Connection, sql: str, args: Any = None) -> Any:
-    """The first column of the first row ``sql`` returns."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        return cursor.fetchone()[0]
-
-
-def orders_with_request_id(connection: pymysql.connections.Connection, request_id: str) -> int:
-    return scalar(connection, "SELECT COUNT(*) FROM shop.orders WHERE request_id = %s", (request_id,))
 
 
 # -- the DAG files -----------------------------------------------------------------------------------

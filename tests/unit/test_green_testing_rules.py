@@ -22,6 +22,7 @@ from aurora_bluegreen.qa_clones import (
 )
 from aurora_bluegreen.sql_files import one_line, split_statements, sql_file, sql_files
 
+
 def test_statements_split_on_semicolons_outside_quotes_and_blocks_without_comments():
     text = """-- header
 ALTER TABLE t ADD COLUMN note VARCHAR(9) DEFAULT 'a;b';  # trailing
