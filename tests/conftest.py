@@ -5,14 +5,15 @@ Integration tests are skipped, with the reason, only where the MariaDB programs 
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 import pymysql
 import pytest
-from helpers import DEPLOYMENT_DAG_FILE, Connect, load_dag_module
+from helpers import DEPLOYMENT_DAG_FILE, Connect, Fields, load_dag_module
 
 from aurora_bluegreen.models import BinlogPosition
 from aurora_bluegreen.sandbox import Credentials, Sandbox
@@ -70,6 +71,20 @@ def connect(sandbox: Sandbox) -> Iterator[Connect]:
     for connection in opened:
         if connection.open:
             connection.close()
+
+
+@pytest.fixture
+def set_connections(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Fields]], None]:
+    """``set_connections({conn_id: fields})``: Airflow connections as ``AIRFLOW_CONN_*`` variables.
+
+    Hooks resolve them exactly as in Airflow; the variables are removed after the test.
+    """
+
+    def set_all(connections: dict[str, Fields]) -> None:
+        for conn_id, fields in connections.items():
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+    return set_all
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Helpers the test folders share: the repository's DAG files loaded as the dag-processor would.
+"""Helpers the test folders share: Airflow connections to the sandbox and the repository's DAG
+files loaded as Airflow's dag-processor would.
 
 Importable as ``helpers`` from every test folder: pytest puts ``tests/`` on ``sys.path`` when it
 loads ``tests/conftest.py`` (``rootdir`` conftest, prepend import mode), as for ``local_smtp``.
@@ -18,6 +19,45 @@ DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
 DEPLOYMENT_DAG_FILE = DAGS_DIR / "aurora_bluegreen_deployment.py"
 
 Connect = Callable[..., pymysql.connections.Connection]
+Fields = dict[str, Any]
+
+
+# -- Airflow connections ------------------------------------------------------------------------
+
+
+def sandbox_connection(state_dir: str | Path) -> Fields:
+    """The control plane connection to the sandbox in ``state_dir``."""
+    return {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(state_dir)}}
+
+
+def mysql_connection(login: str, password: str, **fields: Any) -> Fields:
+    return {"conn_type": "mysql", "login": login, "password": password, **fields}
+
+
+def sandbox_connections(
+    sandbox: Any,
+    *,
+    control_plane: str | None = None,
+    admin: str | None = None,
+    replication: tuple[str, str, str] | None = None,
+) -> dict[str, Fields]:
+    """Connection id -> fields for what a deployment on ``sandbox`` uses, under the ids given.
+
+    ``control_plane``: the sandbox's ``aurora_sandbox`` connection; ``admin``: a MySQL connection
+    with the sandbox's master user; ``replication``: ``(conn_id, login, password)`` of the
+    replication user the deployment creates. The fields are ``AIRFLOW_CONN_*`` JSON (see the
+    ``set_connections`` fixture) and what ``AirflowRestClient.upsert_connections`` takes.
+    """
+    connections: dict[str, Fields] = {}
+    if control_plane:
+        connections[control_plane] = sandbox_connection(sandbox.state_dir)
+    if admin:
+        credentials = sandbox.credentials
+        connections[admin] = mysql_connection(credentials.admin_user, credentials.admin_password)
+    if replication:
+        conn_id, login, password = replication
+        connections[conn_id] = mysql_connection(login, password)
+    return connections
 
 
 # -- the DAG files -----------------------------------------------------------------------------------

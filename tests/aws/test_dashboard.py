@@ -7,6 +7,7 @@ import json
 import boto3
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException
+from helpers import sandbox_connection
 from moto_aws import AWS_CONN_ID, REGION, clone_spec
 
 from aurora_bluegreen.errors import InvalidInput
@@ -71,10 +72,8 @@ def test_a_writer_that_is_not_in_the_region_is_refused_before_any_dashboard(aws,
     assert cloudwatch.list_dashboards()["DashboardEntries"] == []
 
 
-def test_no_dashboard_on_the_sandbox(monkeypatch, context):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SANDBOX_CP", '{"conn_type": "aurora_sandbox", "extra": {"state_dir": "/tmp"}}'
-    )
+def test_no_dashboard_on_the_sandbox(set_connections, context):
+    set_connections({"sandbox_cp": sandbox_connection("/tmp")})
     with pytest.raises(AirflowSkipException):
         BinlogLagDashboardOperator(
             task_id="dashboard", writer_instance_id="green-writer", aws_conn_id="sandbox_cp"

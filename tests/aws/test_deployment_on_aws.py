@@ -9,11 +9,11 @@ the sandbox clone's exact binlog coordinates: the one response not made by moto.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 
 import boto3
 import pytest
+from helpers import sandbox_connections
 from moto_aws import AWS_CONN_ID, REGION, OperationStubber, crash_recovery_events, create_blue
 
 from aurora_bluegreen.control_plane import factory
@@ -51,20 +51,15 @@ class AuroraOverSandbox(AuroraBackend):
 
 
 @pytest.fixture
-def planes(sandbox, backend, rds, network, monkeypatch):
+def planes(sandbox, backend, rds, network, monkeypatch, set_connections):
     """Blue in both worlds, the connections the DAG uses, and one backend all tasks share."""
     sandbox.create_blue(BLUE)
     create_blue(rds, network, cluster_id=BLUE)
-    credentials = sandbox.credentials
-    for name, conn in {
-        "ADMIN": {
-            "conn_type": "mysql",
-            "login": credentials.admin_user,
-            "password": credentials.admin_password,
-        },
-        "REPL": {"conn_type": "mysql", "login": REPLICATION_LOGIN, "password": REPLICATION_PASSWORD},
-    }.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(conn))
+    set_connections(
+        sandbox_connections(
+            sandbox, admin="admin", replication=("repl", REPLICATION_LOGIN, REPLICATION_PASSWORD)
+        )
+    )
     shared = AuroraOverSandbox(backend, sandbox)
     # Every task asks for its control plane by connection id; they all get the same backend, so
     # the one stubbed describe_events response reaches each of them.

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
+from helpers import sandbox_connection
 from moto_aws import AWS_CONN_ID, clone_spec, tags_of
 
 from aurora_bluegreen.errors import InvalidInput, NotManagedByUs
@@ -168,10 +169,8 @@ def test_reader_count_is_checked_first(count, context):
         readers_operator(reader_count=count).execute(context)
 
 
-def test_readers_are_skipped_on_the_sandbox(monkeypatch, context):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SANDBOX_CP", '{"conn_type": "aurora_sandbox", "extra": {"state_dir": "/tmp"}}'
-    )
+def test_readers_are_skipped_on_the_sandbox(set_connections, context):
+    set_connections({"sandbox_cp": sandbox_connection("/tmp")})
     with pytest.raises(AirflowSkipException):
         readers_operator(aws_conn_id="sandbox_cp").execute(context)
 

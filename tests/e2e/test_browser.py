@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from helpers import sandbox_connections
 from ui_browser import browser_missing, ui_session, wait_until_settled
 
 from aurora_bluegreen.demo.airflow_stack import ADMIN_USER
@@ -28,17 +29,13 @@ expect = pytest.importorskip("playwright.sync_api").expect
 @pytest.fixture(scope="module")
 def ui_connections(sandbox, airflow) -> dict[str, str]:
     """The connections a person would have created under Admin > Connections."""
-    credentials = sandbox.credentials
     airflow.upsert_connections(
-        {
-            "ui_sandbox": {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}},
-            "ui_blue_admin": {
-                "conn_type": "mysql",
-                "login": credentials.admin_user,
-                "password": credentials.admin_password,
-            },
-            "ui_replication": {"conn_type": "mysql", "login": "repl_ui", "password": uuid.uuid4().hex},
-        }
+        sandbox_connections(
+            sandbox,
+            control_plane="ui_sandbox",
+            admin="ui_blue_admin",
+            replication=("ui_replication", "repl_ui", uuid.uuid4().hex),
+        )
     )
     return {
         "control_plane_conn_id": "ui_sandbox",

@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+from helpers import sandbox_connections
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
 from aurora_bluegreen.errors import AirflowRestError
@@ -22,17 +23,13 @@ REPLICATION_PASSWORD = "e2e'repl\"pass\\wörd-" + secrets.token_hex(4)
 
 @pytest.fixture(scope="module")
 def deployment_connections(sandbox, airflow: AirflowRestClient) -> dict[str, str]:
-    credentials = sandbox.credentials
     airflow.upsert_connections(
-        {
-            "e2e_sandbox": {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}},
-            "e2e_admin": {
-                "conn_type": "mysql",
-                "login": credentials.admin_user,
-                "password": credentials.admin_password,
-            },
-            "e2e_replication": {"conn_type": "mysql", "login": "repl_e2e", "password": REPLICATION_PASSWORD},
-        }
+        sandbox_connections(
+            sandbox,
+            control_plane="e2e_sandbox",
+            admin="e2e_admin",
+            replication=("e2e_replication", "repl_e2e", REPLICATION_PASSWORD),
+        )
     )
     airflow.unpause_dag(DAG_ID)
     return {

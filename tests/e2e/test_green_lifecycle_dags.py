@@ -9,6 +9,7 @@ import secrets
 import uuid
 
 import pytest
+from helpers import sandbox_connections
 
 from aurora_bluegreen.qa_clones import qa_tags
 from aurora_bluegreen.sandbox.endpoints import read_endpoint
@@ -21,24 +22,13 @@ REPLICATION_PASSWORD = "e2e'life\"pass\\wörd-" + secrets.token_hex(4)
 
 @pytest.fixture(scope="module")
 def planes(sandbox, airflow):
-    credentials = sandbox.credentials
     airflow.upsert_connections(
-        {
-            "e2e_life_sandbox": {
-                "conn_type": "aurora_sandbox",
-                "extra": {"state_dir": str(sandbox.state_dir)},
-            },
-            "e2e_life_admin": {
-                "conn_type": "mysql",
-                "login": credentials.admin_user,
-                "password": credentials.admin_password,
-            },
-            "e2e_life_replication": {
-                "conn_type": "mysql",
-                "login": REPLICATION_LOGIN,
-                "password": REPLICATION_PASSWORD,
-            },
-        }
+        sandbox_connections(
+            sandbox,
+            control_plane="e2e_life_sandbox",
+            admin="e2e_life_admin",
+            replication=("e2e_life_replication", REPLICATION_LOGIN, REPLICATION_PASSWORD),
+        )
     )
     for dag_id in (DEPLOY, TEARDOWN, QA):
         airflow.unpause_dag(dag_id)

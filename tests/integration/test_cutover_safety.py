@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import gc
 import itertools
-import json
 import logging
 import threading
 import time
 
 import pytest
+from helpers import sandbox_connections
 
 from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.cutover import Cutover, CutoverLimits
@@ -60,19 +60,15 @@ class KillAfter:
 
 
 @pytest.fixture
-def safety_connections(sandbox, monkeypatch):
-    credentials = sandbox.credentials
-    conns = {
-        "SAFETY_CP": {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}},
-        "SAFETY_ADMIN": {
-            "conn_type": "mysql",
-            "login": credentials.admin_user,
-            "password": credentials.admin_password,
-        },
-        "SAFETY_REPL": {"conn_type": "mysql", "login": REPLICATION_USER, "password": REPLICATION_PASSWORD},
-    }
-    for name, conn in conns.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(conn))
+def safety_connections(sandbox, set_connections):
+    set_connections(
+        sandbox_connections(
+            sandbox,
+            control_plane="safety_cp",
+            admin="safety_admin",
+            replication=("safety_repl", REPLICATION_USER, REPLICATION_PASSWORD),
+        )
+    )
 
 
 @pytest.fixture

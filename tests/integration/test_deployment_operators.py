@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from helpers import sandbox_connections
 
 from aurora_bluegreen.errors import CutoverFailed, InvalidInput
 from aurora_bluegreen.operators.clone import CloneClusterOperator
@@ -30,19 +31,15 @@ _ids = itertools.count(1)
 
 
 @pytest.fixture
-def connections(sandbox, monkeypatch):
-    credentials = sandbox.credentials
-    conns = {
-        "CP": {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}},
-        "ADMIN": {
-            "conn_type": "mysql",
-            "login": credentials.admin_user,
-            "password": credentials.admin_password,
-        },
-        "REPL": {"conn_type": "mysql", "login": REPLICATION_LOGIN, "password": REPLICATION_PASSWORD},
-    }
-    for name, conn in conns.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(conn))
+def connections(sandbox, set_connections):
+    set_connections(
+        sandbox_connections(
+            sandbox,
+            control_plane="cp",
+            admin="admin",
+            replication=("repl", REPLICATION_LOGIN, REPLICATION_PASSWORD),
+        )
+    )
     return {"control_plane_conn_id": "cp", "admin_conn_id": "admin"}
 
 

@@ -7,7 +7,6 @@ check files are real files in a temporary folder (the DAG's own examples are run
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import time
 from datetime import datetime, timedelta, timezone
@@ -16,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from helpers import sandbox_connections
 
 from aurora_bluegreen.errors import InvalidInput, MigrationBrokeReplication, NotManagedByUs, SqlFileFailed
 from aurora_bluegreen.operators.checks import RunChecksOperator, checks_markdown
@@ -78,19 +78,15 @@ def context(run_id="manual__test", run_after=None):
 
 
 @pytest.fixture
-def planes(sandbox, monkeypatch):
-    credentials = sandbox.credentials
-    conns = {
-        "LIFE_CP": {"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}},
-        "LIFE_ADMIN": {
-            "conn_type": "mysql",
-            "login": credentials.admin_user,
-            "password": credentials.admin_password,
-        },
-        "LIFE_REPL": {"conn_type": "mysql", "login": REPLICATION_LOGIN, "password": REPLICATION_PASSWORD},
-    }
-    for name, conn in conns.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(conn))
+def planes(sandbox, set_connections):
+    set_connections(
+        sandbox_connections(
+            sandbox,
+            control_plane="life_cp",
+            admin="life_admin",
+            replication=("life_repl", REPLICATION_LOGIN, REPLICATION_PASSWORD),
+        )
+    )
     return PLANES
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pymysql
 import pytest
+from helpers import sandbox_connection
 
 from aurora_bluegreen.control_plane.factory import backend_for_connection
 from aurora_bluegreen.errors import ClusterNotFound, InvalidInput, NotManagedByUs
@@ -369,11 +370,7 @@ def test_state_is_shared_with_other_processes_through_the_cli(sandbox, qa):
 def test_airflow_connection_selects_the_sandbox_backend(sandbox, qa):
     from airflow.sdk import Connection  # imported here: Airflow is slow to import
 
-    conn = Connection(
-        conn_id="sandbox_cp",
-        conn_type="aurora_sandbox",
-        extra=json.dumps({"state_dir": str(sandbox.state_dir)}),
-    )
+    conn = Connection.from_json(json.dumps(sandbox_connection(sandbox.state_dir)), conn_id="sandbox_cp")
     backend = backend_for_connection(conn)
     assert backend.state_dir == sandbox.state_dir
     assert backend.describe("blue").is_available

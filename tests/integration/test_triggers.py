@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 
 import pytest
+from helpers import sandbox_connections
 
 from aurora_bluegreen.models import CloneSpec
 from aurora_bluegreen.triggers.clone_ready import CloneReadyTrigger
@@ -16,19 +16,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def green(sandbox, replication, monkeypatch):
+def green(sandbox, replication, set_connections):
     """A clone of blue, replicating from the clone point, with Airflow connections to reach it."""
-    credentials = sandbox.credentials
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TRIGGER_ADMIN",
-        json.dumps(
-            {"conn_type": "mysql", "login": credentials.admin_user, "password": credentials.admin_password}
-        ),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TRIGGER_CP",
-        json.dumps({"conn_type": "aurora_sandbox", "extra": {"state_dir": str(sandbox.state_dir)}}),
-    )
+    set_connections(sandbox_connections(sandbox, control_plane="trigger_cp", admin="trigger_admin"))
     info = sandbox.clone(CloneSpec("blue", "trigger-green", "trigger-green-w"))
     replication.start("trigger-green", sandbox.clone_coordinates("trigger-green").position)
     replication.wait_caught_up("trigger-green")
