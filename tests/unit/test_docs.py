@@ -41,28 +41,43 @@ PAGES = {
 # Base-class arguments a page may document because the class changes their default.
 BASE_ARGUMENTS = {"poke_interval", "timeout"}
 
-# Each troubleshooting entry quotes a message; these pieces of them must be in the code verbatim.
+# Each troubleshooting entry quotes a message: (the module that says it, the message), with ``{}``
+# where the code fills in a value. The message's fixed text must be in that module, with an
+# f-string field at each ``{}`` inside it, and the README must quote the message whole.
 QUOTED_MESSAGES = (
-    "is in use; is another Airflow (a demo left running?) on it?",
-    "not found on PATH or in",
-    "the id of an existing Airflow connection",
-    "does not exist; ",
-    "run `aurora-bluegreen sandbox up --state-dir ...` first",
-    "the control plane supports ",
-    "no sandbox cluster ",
-    "4-16 letters, digits or underscores; first a letter",
-    "aurora-bluegreen did not create; choose another id",
-    "replication to green needs one of ",
-    "has binary logging off; turn on binlogs first",
-    "refusing to change or drop a user aurora-bluegreen did not create. Choose another ",
-    " is broken: ",
-    " thread error ",
-    "green did not reach ",
-    "s freeze budget",
-    "cutover failed: ",
-    "s, over the ",
-    "blue has long-running transactions that the freeze would cut off: ",
+    ("demo/airflow_stack.py", "port {} is in use; is another Airflow (a demo left running?) on it?"),
+    ("sandbox/server.py", "{} not found on PATH or in {}"),
+    ("validation.py", "is invalid: must be the id of an existing Airflow connection"),
+    (
+        "control_plane/sandbox.py",
+        "connection {}: sandbox state_dir {} does not exist; "
+        "run `aurora-bluegreen sandbox up --state-dir ...` first",
+    ),
+    (
+        "control_plane/factory.py",
+        "connection {} has type {}; the control plane supports {} and {} connections",
+    ),
+    ("sandbox/sandbox.py", "no sandbox cluster {} in {}"),
+    ("validation.py", "is invalid: must be 4-16 letters, digits or underscores; first a letter"),
+    ("validation.py", "is invalid: must be a non-empty password"),
+    ("ownership.py", "{} names an existing cluster that aurora-bluegreen did not create; choose another id"),
+    ("operators/preflight.py", "blue {} has binlog_format={}; replication to green needs one of {}"),
+    ("operators/preflight.py", "{} has binary logging off; turn on binlogs first"),
+    (
+        "hooks/cluster_sql.py",
+        "user {}@{} exists with more than REPLICATION SLAVE on *.* ({}); refusing to change or drop "
+        "a user aurora-bluegreen did not create. Choose another replication user name.",
+    ),
+    ("sensors/replica_lag.py", "replication on {} is broken: {}"),
+    ("catchup.py", "{} thread error {}: {}"),
+    ("cutover.py", "cutover failed: {}"),
+    ("cutover.py", "green did not reach {} within the {}s freeze budget"),
+    ("guardrails.py", "green lags {}s, over the {}s threshold"),
+    ("guardrails.py", "blue has long-running transactions that the freeze would cut off: {}"),
 )
+# InvalidInput's message is "{field}={value!r} is invalid: must be {rule}": the rule is in the module
+# that checks it, the words around it in errors.py.
+INVALID_INPUT = "is invalid: must be "
 
 
 def section(text: str, heading: str) -> str:
@@ -148,12 +163,53 @@ def test_readme_form_reference_matches_the_deployment_dags_params(deployment_dag
         assert same_default(documented_default(cells[0]), params[name]), f"{name}: {params[name]!r}"
 
 
-def test_troubleshooting_quotes_messages_the_code_really_raises():
-    code = "\n".join(path.read_text() for path in PLUGINS.rglob("*.py"))
+def joined_string_literals(source: str) -> str:
+    """``source`` with string literals that continue on the next line joined, as Python joins them."""
+    return re.sub(r"\"\s*\n\s*[fr]*\"", "", source)
+
+
+def code_says(source: str, message: str) -> bool:
+    """Whether ``source`` builds ``message``: its fixed text, with an f-string field at each inner ``{}``.
+
+    A ``{}`` at either end may be filled in any way (a value put in front, a list joined after).
+    """
+    fixed = message.removeprefix("{}").removesuffix("{}")
+    if fixed.startswith(INVALID_INPUT):
+        fixed = fixed.removeprefix(INVALID_INPUT)
+    pattern = r"\{[^{}\n]*\}".join(re.escape(piece) for piece in fixed.split("{}"))
+    return re.search(pattern, joined_string_literals(source)) is not None
+
+
+def readme_quotes(text: str, message: str) -> bool:
+    """Whether ``text`` quotes ``message`` on one line, with something in place of each ``{}``."""
+    pattern = r"[^\n]+?".join(re.escape(piece) for piece in message.split("{}"))
+    return re.search(pattern, text) is not None
+
+
+def test_the_message_check_finds_a_message_only_where_it_is_built():
+    state_dir_missing = next(message for _, message in QUOTED_MESSAGES if "state_dir {} does not" in message)
+    sandbox = (PLUGINS / "control_plane" / "sandbox.py").read_text()
+    dashboard = (PLUGINS / "operators" / "dashboard.py").read_text()
+    assert code_says(sandbox, state_dir_missing)
+    # "Dashboard %s does not exist; nothing to delete" shares words with it, not the message.
+    assert "does not exist; " in dashboard and not code_says(dashboard, state_dir_missing)
+    assert not code_says(sandbox, state_dir_missing.replace("sandbox up", "sandbox start"))
+    lags = "green lags {}s, over the {}s threshold"
+    assert code_says('f"green lags {lag}s, over the {limit}s threshold"', lags)
+    assert not code_says('f"green lags {lag}s, over the 5s threshold"', lags)
+    assert not code_says('f"{name} has about {rows} rows, over the {max_rows} bound"', lags)
+    assert readme_quotes("`green lags 12s, over the 5s threshold`", lags)
+    assert not readme_quotes("`green lags 12s, above the 5s threshold`", lags)
+
+
+@pytest.mark.parametrize(("module", "message"), QUOTED_MESSAGES, ids=[m for _, m in QUOTED_MESSAGES])
+def test_troubleshooting_quotes_messages_the_code_really_raises(module, message):
+    assert code_says((PLUGINS / module).read_text(), message), f"{module} no longer says {message!r}"
+    if message.startswith(INVALID_INPUT):
+        errors = (PLUGINS / "errors.py").read_text()
+        assert code_says(errors, "{}={} " + INVALID_INPUT + "{}"), "InvalidInput's message changed"
     troubleshooting = section(README.read_text(), "Troubleshooting")
-    for message in QUOTED_MESSAGES:
-        assert message in code, f"the code no longer says {message!r}"
-        assert message in troubleshooting, f"the README does not quote {message!r}"
+    assert readme_quotes(troubleshooting, message), f"the README does not quote {message!r}"
 
 
 def test_readme_opens_with_the_two_commands():
