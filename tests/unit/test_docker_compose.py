@@ -4,9 +4,10 @@ What can be checked without Docker is: the file against the Compose Specificatio
 (vendored in ``tests/unit/data/compose-spec.json``, Apache-2.0, from compose-spec/compose-spec at
 commit 170098ba07d9f53c383a41bfd4c5166b0a4529a6), that every path it mounts or builds from
 exists, that every image is pinned to a version, that services wait for healthy dependencies,
-that the connections it defines agree with the passwords and with the DAG's defaults, that the
-README names exactly its services, and that mysql-blue's init scripts are MySQL 8 SQL with the
-same procedures as the sandbox's.
+that every variable it interpolates has a default and is in the README's settings table, that the
+connections it defines agree with the passwords and with the DAG's defaults (with the defaults and
+with every variable set), that the README names exactly its services, and that mysql-blue's init
+scripts are MySQL 8 SQL with the same procedures as the sandbox's.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,12 @@ SANDBOX_PROCEDURES = REPO_ROOT / "plugins" / "aurora_bluegreen" / "sandbox" / "s
 # release with two numbers (16.9); MySQL and Airflow need three, since 8.0 and 3.3 are series.
 PINNED_TAG = re.compile(r"^(?P<version>\d+(\.\d+)+)[A-Za-z0-9._-]*$")
 THREE_NUMBER_RELEASES = ("mysql", "apache/airflow")
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
+# Compose's interpolation: "$$" is a literal "$"; ${VAR:-default} (default when unset or empty),
+# ${VAR-default} (when unset), ${VAR:?error} / ${VAR?error} (required), ${VAR} and $VAR.
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +53,62 @@ def services(compose) -> dict[str, dict[str, Any]]:
     return compose["services"]
 
 
-def interpolate(value: Any) -> Any:
-    """Compose's ``${VAR:-default}`` with nothing set in the environment: every default applies."""
+def interpolate(value: Any, settings: Mapping[str, str]) -> Any:
+    """``value`` as Compose interpolates it with ``settings`` (the shell's variables and ``.env``)."""
     if isinstance(value, str):
-        return _VARIABLE.sub(lambda match: match.group(2) or "", value.replace("$$", "$"))
+        return _VARIABLE.sub(lambda match: _substitute(match, settings), value)
     if isinstance(value, dict):
-        return {key: interpolate(item) for key, item in value.items()}
+        return {key: interpolate(item, settings) for key, item in value.items()}
     if isinstance(value, list):
-        return [interpolate(item) for item in value]
+        return [interpolate(item, settings) for item in value]
     return value
 
 
-def environment(service: dict[str, Any]) -> dict[str, str]:
+def _substitute(match: re.Match[str], settings: Mapping[str, str]) -> str:
+    if match["escaped"]:
+        return "$"
+    name = match["name"] or match["bare"]
+    value, op, arg = settings.get(name), match["op"], match["arg"]
+    missing = value is None or (value == "" and op is not None and op.startswith(":"))
+    if missing and op and op.endswith("?"):
+        raise ValueError(f"{name} is required: {arg}")
+    if missing and op and op.endswith("-"):
+        return arg
+    return value or ""
+
+
+def variables(text: str) -> dict[str, str | None]:
+    """Every variable the file interpolates -> its ``:-`` default (None when it has none)."""
+    found: dict[str, str | None] = {}
+    for match in _VARIABLE.finditer(text):
+        name = match["name"] or match["bare"]
+        if name and found.get(name) is None:
+            found[name] = match["arg"] if match["op"] == ":-" else None
+    return found
+
+
+def environment(service: dict[str, Any], settings: Mapping[str, str]) -> dict[str, str]:
     env = service.get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {key: str(value) for key, value in interpolate(env).items()}
+    return {key: str(value) for key, value in interpolate(env, settings).items()}
+
+
+def every_variable_set(text: str) -> dict[str, str]:
+    """A value of its own for each variable the file uses: ports get numbers, the rest words."""
+    return {
+        name: str(41000 + n) if name.endswith("_PORT") else f"{name.lower().replace('_', '-')}-set"
+        for n, name in enumerate(sorted(variables(text)))
+    }
+
+
+# Each check of what the file means runs with no settings (the defaults) and with every variable
+# set, so a value that does not follow its variable (written out twice, or misspelt) shows up.
+SETTINGS = {
+    "defaults": {},
+    "every-variable-set": every_variable_set(COMPOSE_FILE.read_text()),
+}
+with_settings = pytest.mark.parametrize("settings", list(SETTINGS.values()), ids=list(SETTINGS))
 
 
 def is_pinned(image: str) -> bool:
@@ -103,7 +150,48 @@ def airflow_services(services) -> dict[str, dict[str, Any]]:
     return {name: service for name, service in services.items() if "build" in service}
 
 
+def readme_settings() -> dict[str, str]:
+    """Variable -> its documented default, from the settings table of the README's Compose section."""
+    text = README.read_text()
+    compose_section = re.search(r"^## Docker Compose\n(.*?)(?=^## )", text, re.MULTILINE | re.DOTALL)
+    assert compose_section, "README has no '## Docker Compose' section"
+    documented = {}
+    for names, default in re.findall(
+        r"^\| ((?:`[A-Z0-9_]+`(?:, )?)+) \| ([^|]*) \|", compose_section.group(1), re.MULTILINE
+    ):
+        for name in re.findall(r"`([A-Z0-9_]+)`", names):
+            documented[name] = default.strip()
+    return documented
+
+
 # -- the file itself ---------------------------------------------------------------------------
+
+
+def test_interpolation_follows_composes_rules():
+    settings = {"SET": "value", "EMPTY": ""}
+    cases = {
+        "${SET}/$SET/${SET:-d}/${SET-d}/${SET:?e}": "value/value/value/value/value",
+        "${EMPTY:-d}|${EMPTY-d}|${EMPTY}": "d||",
+        "${UNSET:-d}|${UNSET-d}|${UNSET}|${UNSET:-}": "d|d||",
+        "$$SET and $${SET} are literal": "$SET and ${SET} are literal",
+    }
+    for text, expected in cases.items():
+        assert interpolate(text, settings) == expected, text
+    for required in ("${UNSET:?needed}", "${EMPTY:?needed}", "${UNSET?needed}"):
+        with pytest.raises(ValueError, match="needed"):
+            interpolate(required, settings)
+    assert variables("${A:-1} $B ${C-3} $${D} ${A}") == {"A": "1", "B": None, "C": None}
+
+
+def test_every_variable_has_a_default_and_is_documented_with_it():
+    used = variables(COMPOSE_FILE.read_text())
+    documented = readme_settings()
+    # Without a default, `docker compose up` with no .env would run with an empty value.
+    assert [name for name, default in used.items() if default is None] == []
+    assert sorted(used) == sorted(documented), "README's settings table and the file's variables differ"
+    for name, default in documented.items():
+        if default.startswith("`"):
+            assert default == f"`{used[name]}`", f"README says {name} defaults to {default}"
 
 
 def test_file_is_valid_against_the_compose_specification(compose):
@@ -205,17 +293,35 @@ def test_scheduler_and_triggerer_share_the_sandboxs_network_and_processes(servic
     assert "sandbox-state:/opt/airflow/sandbox" in services["sandbox"]["volumes"]
 
 
-def test_airflow_components_share_their_secrets_and_connections(services):
+@with_settings
+def test_airflow_components_share_their_secrets_and_connections(services, settings):
     shared = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY")
-    envs = {name: environment(service) for name, service in airflow_services(services).items()}
+    envs = {name: environment(service, settings) for name, service in airflow_services(services).items()}
     for key in shared:
         values = {name: env.get(key) for name, env in envs.items()}
         assert len(set(values.values())) == 1 and None not in values.values(), f"{key}: {values}"
-        assert not os.environ.get(key), "the check assumes the defaults apply"
+    secrets = {key: envs["airflow-scheduler"][key] for key in shared}
+    if settings:
+        assert secrets == {
+            "AIRFLOW__API_AUTH__JWT_SECRET": settings["AIRFLOW_JWT_SECRET"],
+            "AIRFLOW__API__SECRET_KEY": settings["AIRFLOW_API_SECRET_KEY"],
+            "AIRFLOW__CORE__FERNET_KEY": settings["AIRFLOW_FERNET_KEY"],
+        }
 
 
-def test_connections_parse_and_agree_with_the_servers_passwords(services):
-    env = environment(services["airflow-scheduler"])
+@with_settings
+def test_the_ui_address_in_notices_is_the_published_port(services, settings):
+    (published,) = interpolate(services["airflow-apiserver"]["ports"], settings)
+    host, port, container_port = published.split(":")
+    assert (host, container_port) == ("127.0.0.1", "8080")
+    assert port == settings.get("AIRFLOW_PORT", "8080")
+    for name, service in airflow_services(services).items():
+        assert environment(service, settings)["AIRFLOW__API__BASE_URL"] == f"http://localhost:{port}", name
+
+
+@with_settings
+def test_connections_parse_and_agree_with_the_servers_passwords(services, settings):
+    env = environment(services["airflow-scheduler"], settings)
     connections = {
         key.removeprefix("AIRFLOW_CONN_").lower(): json.loads(value)
         for key, value in env.items()
@@ -223,17 +329,18 @@ def test_connections_parse_and_agree_with_the_servers_passwords(services):
     }
     assert connections["aurora_sandbox"]["conn_type"] == "aurora_sandbox"
     assert connections["aurora_sandbox"]["extra"]["state_dir"] == env["AURORA_BLUEGREEN_SANDBOX_DIR"]
-    sandbox_env = environment(services["sandbox"])
+    sandbox_env = environment(services["sandbox"], settings)
     assert connections["aurora_blue_admin"]["password"] == sandbox_env["SANDBOX_ADMIN_PASSWORD"]
-    mysql_env = environment(services["mysql-blue"])
+    mysql_env = environment(services["mysql-blue"], settings)
     assert connections["mysql_blue_admin"]["password"] == mysql_env["MYSQL_BLUE_ADMIN_PASSWORD"]
     assert connections["mysql_blue_admin"]["host"] == "mysql-blue"
     replication = connections["aurora_replication"]
     assert re.match(r"^[A-Za-z][A-Za-z0-9_]{3,15}$", replication["login"]) and replication["password"]
+    assert replication["password"] == settings.get("REPLICATION_PASSWORD", replication["password"])
 
 
 def test_the_deployment_dags_default_connections_exist_in_compose(services, deployment_dag):
-    env = environment(services["airflow-scheduler"])
+    env = environment(services["airflow-scheduler"], {})
     for param in ("control_plane_conn_id", "admin_conn_id", "replication_conn_id"):
         conn_id = deployment_dag.params[param]
         assert f"AIRFLOW_CONN_{conn_id.upper()}" in env, (
