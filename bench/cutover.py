@@ -13,7 +13,8 @@ Two freeze figures per cutover:
 - ``app_gap_ms``: the longest gap between two acknowledged writes seen by the application.
 Each run in the JSON also keeps its steps' durations (``steps_ms``), to see where a freeze went.
 
-Run: .venv/bin/python bench/cutover.py [--rounds 20] [--rate 500] [--rates 100,500,2000]
+Run: .venv/bin/python bench/cutover.py [--engine mysql|mariadb] [--rounds 20] [--rate 500]
+[--rates 100,500,2000]
 """
 
 from __future__ import annotations
@@ -33,23 +34,19 @@ from pathlib import Path
 
 import MySQLdb
 
-from aurora_bluegreen.models import CloneSpec
+from aurora_bluegreen import dialects
+from aurora_bluegreen.models import BinlogPosition, CloneSpec
 from aurora_bluegreen.operators.cutover import CutoverOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.sandbox import Sandbox
 from aurora_bluegreen.sandbox.endpoints import Endpoint, write_endpoint
+from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ENGINES
 from aurora_bluegreen.sandbox.load import missing_writes
 
 REPLICATION_USER = "repl_bench"
 REPLICATION_PASSWORD = "bench'pa\"ss\\wörd"
 ENDPOINT = "app"
 KINDS = ("ours", "raw", "raw_rds")
-PLAIN_STEPS = {
-    "freeze": "SET GLOBAL read_only = 1",
-    "stop": "STOP SLAVE",
-    "reset": "RESET SLAVE ALL",
-    "writable": "SET GLOBAL read_only = 0",
-}
 RDS_STEPS = {
     "freeze": "CALL mysql.rds_set_read_only(1)",
     "stop": "CALL mysql.rds_stop_replication()",
@@ -146,8 +143,9 @@ class Bench:
         As root with plain statements, or (``via_rds_procedures``) as the master user through the
         mysql.rds_* procedures, the only way the same steps can be taken on Aurora.
         """
-        statements = RDS_STEPS if via_rds_procedures else PLAIN_STEPS
         blue_conn = self.client(self.writer, as_root=not via_rds_procedures)
+        server = self.server_version(blue_conn)
+        statements = RDS_STEPS if via_rds_procedures else plain_steps(server)
         green_conn = self.client(green, as_root=not via_rds_procedures)
         info = self.sandbox.describe(green)
         steps: dict[str, float] = {}
@@ -161,10 +159,16 @@ class Bench:
 
             blue.execute(statements["freeze"])
             step_done("freeze")
-            blue.execute("SHOW MASTER STATUS")
-            file, position = blue.fetchone()[:2]
+            blue.execute(dialects.show_source_status(server).sql)
+            file, position, *rest = blue.fetchone()
             step_done("final_position")
-            replica.execute("SELECT MASTER_POS_WAIT(%s, %s, 5)", (file, position))
+            # The quickest exact wait the server offers, as a DBA would pick it: by GTID where the
+            # source reports its set (MySQL), since a multithreaded replica's position lags.
+            gtids = "".join((rest[2] if len(rest) > 2 else "").split())
+            if gtids:
+                replica.execute(*dialects.wait_for_gtid_set(gtids, 5))
+            else:
+                replica.execute(*dialects.wait_for_position(server, BinlogPosition(file, int(position)), 5))
             step_done("wait")
             for name in ("stop", "reset", "writable"):
                 replica.execute(statements[name])
@@ -175,6 +179,12 @@ class Bench:
         blue_conn.close()
         green_conn.close()
         return freeze, steps
+
+    @staticmethod
+    def server_version(connection: MySQLdb.Connection) -> dialects.ServerVersion:
+        with connection.cursor() as cursor:
+            cursor.execute(dialects.VERSION.sql)
+            return dialects.ServerVersion(*cursor.fetchone())
 
     def client(self, cluster_id: str, as_root: bool) -> MySQLdb.Connection:
         """The C client our operator uses too (through the mysql provider), so the floor does not
@@ -226,6 +236,17 @@ class Bench:
             self.sandbox.stop_server(cluster_id)
 
 
+def plain_steps(server: dialects.ServerVersion) -> dict[str, str]:
+    """The native statements root would send, in the words this server's version speaks."""
+    native = dialects.Dialect.MYSQL if server.engine is dialects.Engine.MYSQL else dialects.Dialect.MARIADB
+    return {
+        "freeze": "SET GLOBAL read_only = 1",
+        "stop": dialects.stop_replication(native, server).sql,
+        "reset": dialects.reset_external_source(native, server).sql,
+        "writable": "SET GLOBAL read_only = 0",
+    }
+
+
 def describe(values: list[float]) -> dict:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
@@ -242,10 +263,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=500, help="writes/s for the comparison")
     parser.add_argument("--rates", default="100,500,2000", help="write rates for the freeze-vs-rate table")
     parser.add_argument("--per-rate", type=int, default=5, help="cutovers of ours at each of --rates")
-    parser.add_argument("--output", default="bench/results/cutover.json")
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="the sandbox's server")
+    parser.add_argument("--output", default=None, help="default: bench/results/cutover-<engine>.json")
     args = parser.parse_args()
 
-    sandbox = Sandbox(tempfile.mkdtemp(prefix="bench-cutover-"))
+    sandbox = Sandbox(tempfile.mkdtemp(prefix="bench-cutover-"), engine=args.engine)
+    print(f"engine: {sandbox.engine.version}", flush=True)
     results = []
     try:
         bench = Bench(sandbox)
@@ -302,11 +325,12 @@ def main() -> int:
             f"app gap {fmt(s['app_gap_ms'])}   missing {s['missing']}"
         )
 
-    output = Path(args.output)
+    output = Path(args.output or f"bench/results/cutover-{args.engine}.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(
         json.dumps(
             {
+                "engine": sandbox.engine.version,
                 "comparison": summary,
                 "ratio_median_freeze": ratio,
                 "ratio_median_freeze_vs_rds_procedures": rds_ratio,

@@ -31,13 +31,21 @@ from aurora_bluegreen.errors import (
     ReplicationBroken,
     WaitTimedOut,
 )
+from aurora_bluegreen.gtid import GtidSet, MysqlGtidSet
 from aurora_bluegreen.guardrails import (
     GuardrailFacts,
     evidence_summary,
     guardrail_violations,
     unseen_local_writes,
 )
-from aurora_bluegreen.models import BinlogPosition, CutoverReport, CutoverStep, ReplicaStatus, SourceEndpoint
+from aurora_bluegreen.models import (
+    BinlogPosition,
+    CutoverReport,
+    CutoverStep,
+    ReplicaStatus,
+    SourceEndpoint,
+    SourceState,
+)
 from aurora_bluegreen.protocols import ClusterSql, ReadOnlySwitch
 from aurora_bluegreen.repointers.protocol import Repointer
 
@@ -70,6 +78,8 @@ class Cutover:
     consistency: ConsistencyCheck | None = None
     clock: Callable[[], float] = time.monotonic
     _reverse_user_exists: bool = field(default=False, init=False)
+    _green_at_start: ReplicaStatus | None = field(default=None, init=False)
+    """Green's replica status when the guardrails ran: how it replicates decides how to wait and undo."""
     _held_logs: list[tuple[logging.Logger, str, tuple]] | None = field(default=None, init=False)
 
     def run(self) -> CutoverReport:
@@ -143,8 +153,8 @@ class Cutover:
             progress.blue_frozen = True
             note(f"{self.blue_cluster_id} read_only=1")
         with self._phase(report, "read_final_position") as note:
-            final = self.blue.source_position()
-            report.blue_final_position = final
+            final = self.blue.source_state()
+            report.blue_final_position, report.blue_final_gtid_set = final.position, final.gtid_set
             note(f"blue stopped at {final}")
         with self._phase(report, "wait_for_green") as note:
             note(self._wait_for_green(final, deadline, report))
@@ -252,8 +262,9 @@ class Cutover:
         return None if green is None or blue is None else unseen_local_writes(green, blue)
 
     def _check_guardrails(self) -> str:
+        self._green_at_start = self.green.replica_status()
         facts = GuardrailFacts(
-            replica=self.green.replica_status(),
+            replica=self._green_at_start,
             max_lag_seconds=self.limits.max_lag_seconds,
             long_transactions=[
                 f"thread {t.thread_id} open {t.seconds_open}s ({t.query or 'idle in transaction'})"
@@ -273,18 +284,40 @@ class Cutover:
             self._reverse_user_exists = self.green.replication_user_exists(self.source_for_rollback.user)
         return evidence_summary(facts)
 
-    def _wait_for_green(self, final: BinlogPosition, deadline: float, report: CutoverReport) -> str:
-        remaining = deadline - self.clock()
-        if remaining <= 0 or not self.green.wait_for_position(final, remaining):
+    def _wait_for_green(self, final: SourceState, deadline: float, report: CutoverReport) -> str:
+        """Green has executed exactly blue's final position: by GTID set where both run GTIDs (MySQL),
+        since a multithreaded replica advances its executed position only at checkpoints (300 ms
+        apart by default); by binlog file and position otherwise."""
+        target: BinlogPosition | GtidSet = final.position
+        if final.gtid_set and self._green_at_start is not None and self._green_at_start.executed_gtid_set:
+            target = MysqlGtidSet.parse(final.gtid_set)
+        reached = self._wait_until_applied(final, target, deadline)
+        status = self.green.replica_status()
+        if not reached:
             raise WaitTimedOut(
                 f"green did not reach {final} within the {self.limits.max_freeze_seconds}s freeze budget"
             )
-        status = self.green.replica_status()
-        if status is None or not is_caught_up(final, status):
-            executed = status.exec_position if status else None
+        if status is None or not is_caught_up(target, status):
+            executed = (status.executed_gtid_set or status.exec_position) if status else None
             raise ReplicationBroken(f"green executed {executed}, not exactly blue's final {final}")
         report.green_executed_position = status.exec_position
-        return f"green executed exactly {final}"
+        return f"green executed exactly {final}" + (" (by GTID)" if isinstance(target, GtidSet) else "")
+
+    def _wait_until_applied(
+        self, final: SourceState, target: BinlogPosition | GtidSet, deadline: float
+    ) -> bool:
+        """Wait on the server; a GTID wait cannot see a stopped applier, so it waits a second at a time."""
+        if isinstance(target, BinlogPosition):
+            remaining = deadline - self.clock()
+            return remaining > 0 and self.green.wait_for_position(final.position, remaining)
+        while (remaining := deadline - self.clock()) > 0:
+            if self.green.wait_for_gtid_set(final.gtid_set, min(remaining, 1)):
+                return True
+            status = self.green.replica_status()
+            if status is None or status.error or not status.is_running:
+                why = (status.error or status.summary()) if status else "it has no source"
+                raise ReplicationBroken(f"green stopped applying before {final}: {why}")
+        return False
 
     def _within_budget(self, deadline: float) -> None:
         if self.clock() > deadline:
@@ -320,10 +353,17 @@ class Cutover:
                 report.failure += "; ROLLBACK INCOMPLETE, act by hand: " + "; ".join(failed)
 
     def _reattach_green(self, report: CutoverReport) -> None:
+        """Green follows blue again from exactly where it stopped: by GTID auto-position when it
+        replicated that way (its executed position may trail at a checkpoint), else by position."""
+        source = self.source_for_rollback
+        if self._green_at_start is not None and self._green_at_start.auto_position:
+            self.green.set_external_source(
+                source.host, source.port, source.user, source.password, None, gtid=True
+            )
+            return
         resume_at = report.green_executed_position
         if resume_at is None:
             raise ClusterStateError("green was reset without a known position")
-        source = self.source_for_rollback
         self.green.set_external_source(source.host, source.port, source.user, source.password, resume_at)
 
     def _resume(self, report: CutoverReport) -> CutoverReport:

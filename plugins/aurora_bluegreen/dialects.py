@@ -327,6 +327,18 @@ def wait_for_position(server: ServerVersion, position: BinlogPosition, timeout_s
     return Statement(f"SELECT {function}(%s, %s, %s)", (position.file, position.position, timeout))
 
 
+def wait_for_gtid_set(gtid_set: str, timeout_seconds: float) -> Statement:
+    """MySQL: block until this server has executed every GTID of ``gtid_set``; 0 when it has, 1 on timeout.
+
+    Unlike SOURCE_POS_WAIT it answers the moment the transactions commit: a multithreaded replica
+    (Aurora MySQL 3.04+ runs four workers by default) advances its executed position only at
+    checkpoints, every ``replica_checkpoint_period`` (300 ms by default).
+    """
+    return Statement(
+        "SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s)", (gtid_set, max(1, math.ceil(timeout_seconds)))
+    )
+
+
 # The replication user.
 def create_user(user: str, host: str, password: str) -> Statement:
     return Statement("CREATE USER %s@%s IDENTIFIED BY %s", (user, host, password))

@@ -47,6 +47,18 @@ class BinlogPosition:
 
 
 @dataclass(frozen=True)
+class SourceState:
+    """Where a source's binlog ends, and (MySQL with gtid_mode=ON) the GTID set it has executed,
+    read together in one statement."""
+
+    position: BinlogPosition
+    gtid_set: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.position}" + (f" (GTIDs {self.gtid_set})" if self.gtid_set else "")
+
+
+@dataclass(frozen=True)
 class CloneCoordinates:
     """Where in blue's binlog the clone's data stops: replication starts exactly here."""
 
@@ -265,6 +277,7 @@ class CutoverReport:
     steps: list[CutoverStep] = field(default_factory=list)
     freeze_ms: float | None = None
     blue_final_position: BinlogPosition | None = None
+    blue_final_gtid_set: str | None = None
     green_executed_position: BinlogPosition | None = None
     repointed_to: str | None = None
     green_start_position: BinlogPosition | None = None
@@ -280,6 +293,7 @@ class CutoverReport:
             "steps": [step.to_dict() for step in self.steps],
             "freeze_ms": self.freeze_ms,
             "blue_final_position": (self.blue_final_position.to_dict() if self.blue_final_position else None),
+            "blue_final_gtid_set": self.blue_final_gtid_set,
             "green_executed_position": (
                 self.green_executed_position.to_dict() if self.green_executed_position else None
             ),

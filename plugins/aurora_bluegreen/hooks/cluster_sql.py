@@ -35,7 +35,7 @@ from aurora_bluegreen.errors import (
 )
 from aurora_bluegreen.gtid import GtidSet, MariadbGtidSet, MysqlGtidSet
 from aurora_bluegreen.guardrails import GtidHistory
-from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
+from aurora_bluegreen.models import BinlogPosition, ReplicaStatus, SourceState
 
 _NO_SUCH_GRANT = 1141
 _CONNECTION_LOST = {2006, 2013}
@@ -154,10 +154,15 @@ class ClusterSqlHook(MySqlHook):
 
     def source_position(self) -> BinlogPosition:
         """Where this server's binary log ends now."""
+        return self.source_state().position
+
+    def source_state(self) -> SourceState:
+        """Where this server's binary log ends now and, on MySQL with GTIDs, what it has executed."""
         rows = self._rows(dialects.show_source_status(self.server_version))
         if not rows:
             raise ClusterStateError(f"{self.endpoint} has binary logging off: it reports no binlog position")
-        return BinlogPosition(rows[0]["File"], int(rows[0]["Position"]))
+        gtids = "".join((rows[0].get("Executed_Gtid_Set") or "").split())
+        return SourceState(BinlogPosition(rows[0]["File"], int(rows[0]["Position"])), gtids or None)
 
     def executed_gtid_set(self) -> GtidSet:
         """The transactions this server has executed and written to its binary log."""
@@ -339,6 +344,11 @@ class ClusterSqlHook(MySqlHook):
                 f"{self.endpoint} cannot reach {position}: its SQL thread is stopped or it has no source"
             )
         return int(waited) >= 0
+
+    def wait_for_gtid_set(self, gtid_set: str, timeout_seconds: float) -> bool:
+        """Block until this server has executed every GTID of ``gtid_set`` (MySQL); False on timeout."""
+        (waited,) = self._first_row(dialects.wait_for_gtid_set(gtid_set, timeout_seconds))
+        return int(waited) == 0
 
     # -- read_only -----------------------------------------------------------------------------
 
