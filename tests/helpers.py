@@ -1,5 +1,5 @@
-"""Helpers the test folders share: Airflow connections to the sandbox and the repository's DAG
-files loaded as Airflow's dag-processor would.
+"""Helpers the test folders share: Airflow connections to the sandbox, the application's writes,
+one-value queries and the repository's DAG files loaded as Airflow's dag-processor would.
 
 Importable as ``helpers`` from every test folder: pytest puts ``tests/`` on ``sys.path`` when it
 loads ``tests/conftest.py`` (``rootdir`` conftest, prepend import mode), as for ``local_smtp``.
@@ -8,12 +8,14 @@ loads ``tests/conftest.py`` (``rootdir`` conftest, prepend import mode), as for 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pymysql
+
+from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER
 
 DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
 DEPLOYMENT_DAG_FILE = DAGS_DIR / "aurora_bluegreen_deployment.py"
@@ -58,6 +60,29 @@ def sandbox_connections(
         conn_id, login, password = replication
         connections[conn_id] = mysql_connection(login, password)
     return connections
+
+
+# -- the application's data -----------------------------------------------------------------------
+
+
+def write_orders(connect: Connect, cluster_id: str, request_ids: str | Sequence[str]) -> None:
+    """Insert one order per request id on ``cluster_id`` with the application's statement and user.
+
+    Customer 1 buys one of product 1 for 100 cents: the values are not what the tests look at.
+    """
+    if isinstance(request_ids, str):
+        request_ids = [request_ids]
+    with connect(cluster_id, "app", "shop") as app, app.cursor() as cursor:
+        for request_id in request_ids:
+            cursor.execute(INSERT_ORDER, (request_id, 1, 1, 1, 100))
+        app.commit()
+
+
+def scalar(connection: pymysql.connections.Connection, sql: str, args: Any = None) -> Any:
+    """The first column of the first row ``sql`` returns."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return cursor.fetchone()[0]
 
 
 # -- the DAG files -----------------------------------------------------------------------------------

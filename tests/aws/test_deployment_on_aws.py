@@ -13,7 +13,7 @@ import time
 
 import boto3
 import pytest
-from helpers import sandbox_connections
+from helpers import sandbox_connections, write_orders
 from moto_aws import AWS_CONN_ID, REGION, OperationStubber, crash_recovery_events, create_blue
 
 from aurora_bluegreen.control_plane import factory
@@ -70,17 +70,6 @@ def planes(sandbox, backend, rds, network, monkeypatch, set_connections):
     sandbox.stop_server(BLUE)
 
 
-def write_orders(connect, prefix: str, count: int) -> None:
-    with connect(BLUE, "app", "shop") as app, app.cursor() as cursor:
-        for n in range(count):
-            cursor.execute(
-                "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-                "VALUES (%s, 1, 1, 1, 100)",
-                (f"{prefix}-{n}",),
-            )
-        app.commit()
-
-
 def test_aws_path_from_preflight_to_cutover(sandbox, connect, planes, context):
     planes_kwargs = {"control_plane_conn_id": AWS_CONN_ID, "admin_conn_id": "admin"}
     # Green's data: the sandbox's physical copy of blue, with the exact binlog position it ends at.
@@ -88,7 +77,7 @@ def test_aws_path_from_preflight_to_cutover(sandbox, connect, planes, context):
         CloneSpec(BLUE, GREEN, WRITER, tags={MANAGED_BY_TAG: MANAGED_BY_VALUE, "source-cluster": BLUE})
     )
     position = sandbox.clone_coordinates(GREEN).position
-    write_orders(connect, "before-clone-task", 20)
+    write_orders(connect, BLUE, [f"before-clone-task-{n}" for n in range(20)])
 
     PreflightOperator(
         task_id="preflight",
@@ -135,7 +124,7 @@ def test_aws_path_from_preflight_to_cutover(sandbox, connect, planes, context):
     ).execute(context)
     assert dashboard["dashboard_name"] == f"Aurora-Binlog-Replication-Lag-{REGION}-{WRITER}"
 
-    write_orders(connect, "while-replicating", 50)
+    write_orders(connect, BLUE, [f"while-replicating-{n}" for n in range(50)])
     sensor = ReplicaLagSensor(
         task_id="wait_for_catch_up", green_cluster_id=GREEN, max_lag_seconds=2, **planes_kwargs
     )

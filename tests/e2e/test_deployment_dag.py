@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from helpers import sandbox_connections
+from helpers import sandbox_connections, write_orders
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
 from aurora_bluegreen.errors import AirflowRestError
@@ -107,11 +107,7 @@ def test_reject_leaves_blue_writable_and_unchanged_and_green_replicating(
     assert run["state"] == "success", states
     assert read_only(blue) == 0
     assert table_checksums(blue) == before
-    with connect(conf["blue_cluster_id"], "app", "shop") as app, app.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-            "VALUES ('after-reject', 1, 1, 1, 100)"
-        )
+    write_orders(connect, conf["blue_cluster_id"], "after-reject")
     with connect(conf["green_cluster_id"], "admin") as green, green.cursor() as cursor:
         cursor.execute("SHOW REPLICA STATUS")
         columns = [column[0] for column in cursor.description]

@@ -9,7 +9,7 @@ import secrets
 import uuid
 
 import pytest
-from helpers import sandbox_connections
+from helpers import sandbox_connections, scalar
 
 from aurora_bluegreen.qa_clones import qa_tags
 from aurora_bluegreen.sandbox.endpoints import read_endpoint
@@ -44,12 +44,6 @@ def run_to_end(airflow, dag_id, conf, name, timeout=180):
     airflow.trigger_dag_run(dag_id, run_id=run_id, conf=conf)
     run = airflow.wait_for_dag_run(dag_id, run_id, timeout=timeout)
     return run_id, run["state"], airflow.task_states(dag_id, run_id)
-
-
-def scalar(connection, sql):
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchone()[0]
 
 
 def has_column(connection, column):

@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from helpers import sandbox_connections
+from helpers import sandbox_connections, write_orders
 
 from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.cutover import Cutover, CutoverLimits
@@ -364,11 +364,7 @@ def test_replication_resumes_after_blue_restarts(sandbox, connect, replication, 
     # Green's IO thread retries by itself: the sensor keeps waiting instead of failing.
     assert lag_sensor(pair).poke({}) is False
     sandbox.start_server(pair["blue"])
-    with connect(pair["blue"], "app", "shop") as app, app.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-            "VALUES ('after-restart', 1, 1, 1, 100)"
-        )
+    write_orders(connect, pair["blue"], "after-restart")
     replication.wait_caught_up(pair["green"], source_id=pair["blue"], timeout=30)
     with connect(pair["green"], "root") as green, green.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM shop.orders WHERE request_id = 'after-restart'")
@@ -416,11 +412,7 @@ def test_replication_setup_killed_after_a_step_then_retried_converges(
     summary = StartBinlogReplicationOperator(**arguments).execute({})
 
     assert summary["replication_user"] == REPLICATION_USER
-    with connect(blue, "app", "shop") as app, app.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-            "VALUES ('after-retry', 1, 1, 1, 100)"
-        )
+    write_orders(connect, blue, "after-retry")
     replication.wait_caught_up(green, source_id=blue)
     with connect(green, "root") as root, root.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM shop.orders WHERE request_id = 'after-retry'")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from helpers import sandbox_connections
+from helpers import sandbox_connections, write_orders
 
 from aurora_bluegreen.errors import CutoverFailed, InvalidInput
 from aurora_bluegreen.operators.clone import CloneClusterOperator
@@ -180,12 +180,7 @@ def test_sensor_fails_fast_with_the_replication_error(sandbox, connect, deployme
     with connect(deployment["green"], "root") as root, root.cursor() as cursor:
         cursor.execute("SET sql_log_bin=0")
         cursor.execute("DROP TABLE shop.orders")
-    with connect(deployment["blue"], "app", "shop") as app, app.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-            "VALUES ('breaks-green', 1, 1, 1, 100)"
-        )
-        app.commit()
+    write_orders(connect, deployment["blue"], "breaks-green")
     sensor = ReplicaLagSensor(task_id="lag", green_cluster_id=deployment["green"], **connections)
     started = time.monotonic()
     with pytest.raises(AirflowFailException, match="1146"):
@@ -234,12 +229,7 @@ def test_failed_repoint_rolls_back_to_blue(sandbox, connect, replication, deploy
     report = failure.value.report
     assert report.rolled_back is True
     assert [step.name for step in report.steps][-2:] == ["repoint", "rollback"]
-    with connect(deployment["blue"], "app", "shop") as app, app.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-            "VALUES ('after-rollback', 1, 1, 1, 100)"
-        )
-        app.commit()
+    write_orders(connect, deployment["blue"], "after-rollback")
     replication.wait_caught_up(deployment["green"], source_id=deployment["blue"])
     with connect(deployment["green"], "root") as green, green.cursor() as cursor:
         # MariaDB 10.11 reports read_only=0 when it shares a SELECT with a row count: ask apart.

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from helpers import sandbox_connections
+from helpers import sandbox_connections, scalar, write_orders
 
 from aurora_bluegreen.errors import InvalidInput, MigrationBrokeReplication, NotManagedByUs, SqlFileFailed
 from aurora_bluegreen.operators.checks import RunChecksOperator, checks_markdown
@@ -172,12 +172,6 @@ def teardown(blue, planes, **overrides):
         **overrides,
     }
     return TeardownDeploymentOperator(**arguments).execute(context())
-
-
-def scalar(connection, sql, args=None):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        return cursor.fetchone()[0]
 
 
 def columns(connection, table="orders"):
@@ -585,12 +579,7 @@ def test_qa_replication_follows_blue_read_only(sandbox, connect, planes, sql_dir
     night = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
     clone_id, results = qa_run(blue.id, planes, sql_dir, night, replicate=True)
     assert results[-2]["read_only"] is True
-    with connect(blue.id, "app", "shop") as app, app.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-            "VALUES ('qa-follows', 1, 1, 1, 100)"
-        )
-        app.commit()
+    write_orders(connect, blue.id, "qa-follows")
     qa = connect(clone_id, "root")
     deadline = time.monotonic() + 10
     while scalar(qa, "SELECT COUNT(*) FROM shop.orders WHERE request_id = 'qa-follows'") == 0:

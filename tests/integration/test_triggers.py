@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 import pytest
-from helpers import sandbox_connections
+from helpers import sandbox_connections, write_orders
 
 from aurora_bluegreen.models import CloneSpec
 from aurora_bluegreen.triggers.clone_ready import CloneReadyTrigger
@@ -52,11 +52,7 @@ def test_lag_trigger_waits_for_a_lagging_replica_then_reports_caught_up(sandbox,
     blocker = connect("trigger-green", "root")
     with blocker.cursor() as cursor:
         cursor.execute("LOCK TABLES shop.orders WRITE")
-    with connect("blue", "app", "shop") as app, app.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-            "VALUES ('trigger-lag', 1, 1, 1, 100)"
-        )
+    write_orders(connect, "blue", "trigger-lag")
     releaser = threading.Timer(3, blocker.close)
     releaser.start()
     try:
@@ -71,11 +67,7 @@ def test_lag_trigger_reports_broken_replication_at_once(sandbox, connect, green)
     with connect("trigger-green", "root") as root, root.cursor() as cursor:
         cursor.execute("SET sql_log_bin=0")
         cursor.execute("DROP TABLE shop.orders")
-    with connect("blue", "app", "shop") as app, app.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO orders (request_id, customer_id, product_id, quantity, amount_cents) "
-            "VALUES ('trigger-broken', 1, 1, 1, 100)"
-        )
+    write_orders(connect, "blue", "trigger-broken")
     event = first_event(lag_trigger(green, timeout=600), timeout=15)
     assert event["status"] == "broken"
     assert "1146" in event["message"]
