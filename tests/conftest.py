@@ -1,6 +1,8 @@
 """Shared fixtures: one sandbox (real mariadbd servers) per test session, and ways to talk to it.
 
 Integration tests are skipped, with the reason, only where the MariaDB programs are missing.
+What is shared but no fixture (connection fields, the application's insert, ``scalar``, loading a
+DAG file) is in ``helpers.py``, importable from every test folder.
 """
 
 from __future__ import annotations
