@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from helpers import sandbox_connections, write_orders
+from helpers import sandbox_connections, scalar, write_orders
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
 from aurora_bluegreen.errors import AirflowRestError
@@ -19,6 +19,7 @@ from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 DAG_ID = "aurora_bluegreen_deployment"
 ROLLBACK_DAG_ID = "aurora_bluegreen_rollback"
 REPLICATION_PASSWORD = "e2e'repl\"pass\\wörd-" + secrets.token_hex(4)
+AFTER_REJECT_COPIES = "SELECT COUNT(*) FROM shop.orders WHERE request_id = 'after-reject'"
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +114,12 @@ def test_reject_leaves_blue_writable_and_unchanged_and_green_replicating(
         columns = [column[0] for column in cursor.description]
         status = dict(zip(columns, cursor.fetchone(), strict=True))
     assert (status["Slave_IO_Running"], status["Slave_SQL_Running"]) == ("Yes", "Yes")
+    # And the data: the order blue took after the rejection reaches green, exactly once.
+    green_root = connect(conf["green_cluster_id"], "root")
+    deadline = time.monotonic() + 30
+    while (copies := scalar(green_root, AFTER_REJECT_COPIES)) == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert copies == 1, status
 
 
 def test_approve_cuts_over_under_load_then_switch_back_loses_no_acknowledged_write(
