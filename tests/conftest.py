@@ -1,6 +1,9 @@
-"""Shared fixtures: one sandbox (real mariadbd servers) per test session, and ways to talk to it.
+"""Shared fixtures: one sandbox of real servers per engine and test session, and ways to talk to it.
 
-Integration tests are skipped, with the reason, only where the MariaDB programs are missing.
+Every test that uses the sandbox runs once per engine, MySQL 9.7 (Aurora's family, from a Debian
+root) and MariaDB (the machine's own): ``[mysql]`` and ``[mariadb]`` in its id. Set
+``AURORA_BLUEGREEN_TEST_ENGINES=mariadb`` (or ``mysql``) to run one engine only. Integration tests
+are skipped, with the reason, only where the MariaDB programs are missing.
 What is shared but no fixture (connection fields, the application's insert, ``scalar``, loading a
 DAG file) is in ``helpers.py``, importable from every test folder.
 """
@@ -8,6 +11,7 @@ DAG file) is in ``helpers.py``, importable from every test folder.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -17,8 +21,10 @@ import pymysql
 import pytest
 from helpers import DEPLOYMENT_DAG_FILE, Connect, Fields, load_dag_module
 
-from aurora_bluegreen.models import BinlogPosition
+from aurora_bluegreen import dialects
+from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
 from aurora_bluegreen.sandbox import Credentials, Sandbox
+from aurora_bluegreen.sandbox.engines import ENGINES
 from aurora_bluegreen.sandbox.server import binaries_missing
 
 # Every session logs in with passwords that break naive quoting and latin-1 encoding, so all
@@ -42,10 +48,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+TEST_ENGINES = [
+    engine
+    for engine in os.environ.get("AURORA_BLUEGREEN_TEST_ENGINES", ",".join(ENGINES)).split(",")
+    if engine.strip()
+]
+
+
+@pytest.fixture(scope="session", params=TEST_ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The sandbox's server engine for this run of the test: ``mysql`` or ``mariadb``."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def sandbox(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[Sandbox]:
     """A sandbox in a temporary state directory with blue up; torn down after the session."""
-    sandbox = Sandbox(tmp_path_factory.mktemp("sandbox"))
+    sandbox = Sandbox(tmp_path_factory.mktemp(f"sandbox-{engine}"), engine=engine)
     started = time.monotonic()
     try:
         sandbox.create_blue(
@@ -146,26 +165,39 @@ class Replication:
 
     def source_position(self, cluster_id: str) -> BinlogPosition:
         with self.admin(cluster_id) as admin, admin.cursor() as cursor:
-            cursor.execute("SHOW MASTER STATUS")
+            cursor.execute(dialects.show_source_status(server_version(cursor)).sql)
             file, position, *_ = cursor.fetchone()
         return BinlogPosition(file, int(position))
 
-    def status(self, replica_id: str) -> dict[str, Any]:
-        with self.admin(replica_id) as admin, admin.cursor(pymysql.cursors.DictCursor) as cursor:
-            cursor.execute("SHOW SLAVE STATUS")
-            return cursor.fetchone() or {}
+    def status(self, replica_id: str) -> ReplicaStatus | None:
+        """The replica's status in either engine's words, normalised; None when it is no replica."""
+        return replica_status(self.sandbox, replica_id)
 
     def wait_caught_up(self, replica_id: str, source_id: str = "blue", timeout: int = 30) -> None:
         """Block until the replica has executed everything the source has binlogged so far."""
         position = self.source_position(source_id)
         with self.admin(replica_id) as admin, admin.cursor() as cursor:
-            cursor.execute("SELECT MASTER_POS_WAIT(%s, %s, %s)", (position.file, position.position, timeout))
+            cursor.execute(*dialects.wait_for_position(server_version(cursor), position, timeout))
             (events,) = cursor.fetchone()
         if events is None or events < 0:
             raise AssertionError(
                 f"{replica_id} did not reach {source_id}'s {position} within {timeout}s "
-                f"(MASTER_POS_WAIT returned {events}): {self.status(replica_id)}"
+                f"(the wait returned {events}): {self.status(replica_id)}"
             )
+
+
+def server_version(cursor: Any) -> dialects.ServerVersion:
+    cursor.execute(dialects.VERSION.sql)
+    return dialects.ServerVersion(*cursor.fetchone())
+
+
+def replica_status(sandbox: Sandbox, cluster_id: str) -> ReplicaStatus | None:
+    """``SHOW REPLICA STATUS`` (or ``SLAVE``, as the server speaks) as root, normalised."""
+    with sandbox.connect(cluster_id) as root, root.cursor(pymysql.cursors.DictCursor) as cursor:
+        cursor.execute(dialects.VERSION.sql)
+        version = dialects.ServerVersion(*cursor.fetchone().values())
+        cursor.execute(dialects.show_replica_status(version).sql)
+        return dialects.replica_status_from_rows(cursor.fetchall())
 
 
 @pytest.fixture(scope="session")

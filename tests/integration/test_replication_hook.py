@@ -22,7 +22,7 @@ from aurora_bluegreen.errors import (
     StatementFailed,
     UserNotManagedByUs,
 )
-from aurora_bluegreen.gtid import MariadbGtidSet
+from aurora_bluegreen.gtid import MariadbGtidSet, MysqlGtidSet
 from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook, redact
 from aurora_bluegreen.models import BinlogPosition, CloneSpec
 from aurora_bluegreen.sandbox import Sandbox
@@ -133,15 +133,17 @@ def _wait_until_running(green: ClusterSqlHook) -> None:
 # -- what the server is -----------------------------------------------------------------------
 
 
-def test_the_sandbox_is_detected_as_aurora3(hooks):
+def test_the_sandbox_is_detected_as_aurora3(hooks, engine):
     blue = hooks("blue")
     assert blue.dialect is Dialect.AURORA3
-    assert blue.server_version.engine is Engine.MARIADB
+    assert blue.server_version.engine is Engine(engine)
     assert blue.can_set_read_only
     settings = blue.binlog_settings()
-    assert settings.log_bin and settings.binlog_format == "ROW" and not settings.gtid_mode
+    # MariaDB has no GTID mode (it writes GTIDs always); the MySQL engine runs gtid_mode=ON.
+    assert settings.log_bin and settings.binlog_format == "ROW" and settings.gtid_mode == (engine == "mysql")
     assert blue.source_position().file.startswith("mysql-bin-changelog.")
-    assert isinstance(blue.executed_gtid_set(), MariadbGtidSet) and not blue.executed_gtid_set().is_empty
+    gtid_set = {"mariadb": MariadbGtidSet, "mysql": MysqlGtidSet}[engine]
+    assert isinstance(blue.executed_gtid_set(), gtid_set) and not blue.executed_gtid_set().is_empty
 
 
 def test_the_dialect_can_be_forced_by_connection_extra_or_argument(sandbox, monkeypatch, admin_conn_id):
@@ -176,7 +178,7 @@ def test_host_and_port_point_blues_credentials_at_another_cluster(sandbox, hooks
 
 @pytest.mark.parametrize("dialect", ["aurora3", "aurora2"])
 def test_replication_from_a_clone_at_its_binlog_position(
-    sandbox, hooks, clone, replication_user, logged, dialect
+    sandbox, engine, hooks, clone, replication_user, logged, dialect
 ):
     green_id = clone(f"hook-{dialect}")
     coordinates = sandbox.clone_coordinates(green_id)
@@ -198,7 +200,8 @@ def test_replication_from_a_clone_at_its_binlog_position(
     assert status.is_running and status.error is None
     assert (status.source_host, status.source_port) == (blue_info.endpoint, blue_info.port)
     assert status.exec_position == final and status.read_position == final
-    assert not status.auto_position and status.executed_gtid_set is None
+    # MySQL reports what a replica executed by GTID whatever it replicates by; MariaDB only by GTID.
+    assert not status.auto_position and (status.executed_gtid_set is None) == (engine == "mariadb")
     assert is_caught_up(final, status)
     assert lag_verdict(status, 5).state is LagState.CAUGHT_UP
     assert _order_count(sandbox, green_id, f"pos-{dialect}") == 20
@@ -227,7 +230,7 @@ def test_replication_by_gtid_auto_position(sandbox, hooks, clone, replication_us
 
     status = green.replica_status()
     assert status.auto_position
-    assert MariadbGtidSet.parse(status.executed_gtid_set) == blue_gtids
+    assert type(blue_gtids).parse(status.executed_gtid_set) == blue_gtids
     assert is_caught_up(blue_gtids, status) and is_caught_up(final, status)
     assert _order_count(sandbox, green_id, "gtid") == 20
     green.stop_replication()
@@ -364,7 +367,7 @@ def test_a_failing_statement_does_not_leak_the_password(sandbox, hooks, clone, l
     """A procedure that quotes its arguments in its error, as a provider's procedure might."""
     green_id = clone("hook-leak")
     echo_arguments = (
-        "CREATE OR REPLACE PROCEDURE mysql.rds_set_external_source("
+        "CREATE PROCEDURE mysql.rds_set_external_source("
         " host VARCHAR(255), port INT, user_name VARCHAR(128), password VARCHAR(255) CHARACTER SET utf8mb4,"
         " binlog_file VARCHAR(255), binlog_pos BIGINT UNSIGNED, ssl_encryption INT)"
         " BEGIN"
@@ -375,6 +378,7 @@ def test_a_failing_statement_does_not_leak_the_password(sandbox, hooks, clone, l
     )
     arguments = ("127.0.0.1", 1, REPL_USER, REPL_PASSWORD, "mysql-bin-changelog.000001", 4, 0)
     with sandbox.connect(green_id, "root") as root, root.cursor() as cursor:
+        cursor.execute("DROP PROCEDURE mysql.rds_set_external_source")
         cursor.execute(echo_arguments)
         with pytest.raises(pymysql.err.OperationalError) as raw:
             cursor.execute("CALL mysql.rds_set_external_source(%s, %s, %s, %s, %s, %s, %s)", arguments)

@@ -59,21 +59,32 @@ def test_server_version():
 # -- status -----------------------------------------------------------------------------------
 
 
-def test_show_replica_status():
-    assert dialects.show_replica_status(AURORA3).sql == "SHOW REPLICA STATUS"
-    assert dialects.show_replica_status(MYSQL).sql == "SHOW REPLICA STATUS"
-    assert dialects.show_replica_status(AURORA2).sql == "SHOW SLAVE STATUS"
-    assert dialects.show_replica_status(MARIADB).sql == "SHOW SLAVE STATUS"
+MYSQL_9 = ServerVersion("9.7.4-2", "(Debian)")
+MYSQL_8_4 = ServerVersion("8.4.3", "MySQL Community Server - GPL")
+AURORA_3_08 = ServerVersion("8.0.39")  # what Aurora MySQL 3.08 reports as @@version
+AURORA_3_01 = ServerVersion("8.0.23")
+AURORA_2 = ServerVersion("5.7.12")
+MARIADB_10 = ServerVersion("10.11.14-MariaDB-0+deb12u2-log", "Debian 12")
+MARIADB_11 = ServerVersion("11.8.3-MariaDB-0+deb13u1", "Debian 13")
+
+
+def test_show_replica_status_follows_the_servers_version():
+    """MySQL 8.0.22 renamed it and 8.4 removed the old name; MariaDB kept SLAVE (and its columns)."""
+    for server in (MYSQL_9, MYSQL_8_4, AURORA_3_08, AURORA_3_01):
+        assert dialects.show_replica_status(server).sql == "SHOW REPLICA STATUS"
+    for server in (AURORA_2, ServerVersion("8.0.21"), MARIADB_10, MARIADB_11):
+        assert dialects.show_replica_status(server).sql == "SHOW SLAVE STATUS"
 
 
 def test_show_source_status_follows_mysql_8_2_rename():
-    assert dialects.show_source_status(MYSQL, (8, 4, 0)).sql == "SHOW BINARY LOG STATUS"
-    assert dialects.show_source_status(MYSQL, (8, 2, 0)).sql == "SHOW BINARY LOG STATUS"
-    assert dialects.show_source_status(MYSQL, (8, 0, 36)).sql == "SHOW MASTER STATUS"
+    assert dialects.show_source_status(MYSQL_9).sql == "SHOW BINARY LOG STATUS"
+    assert dialects.show_source_status(MYSQL_8_4).sql == "SHOW BINARY LOG STATUS"
+    assert dialects.show_source_status(ServerVersion("8.2.0")).sql == "SHOW BINARY LOG STATUS"
+    assert dialects.show_source_status(AURORA_3_08).sql == "SHOW MASTER STATUS"
     # MariaDB's version numbers are above 8.2 but it kept the old statement.
-    assert dialects.show_source_status(AURORA3, (10, 11, 6)).sql == "SHOW MASTER STATUS"
-    assert dialects.show_source_status(MARIADB, (10, 11, 6)).sql == "SHOW MASTER STATUS"
-    assert dialects.show_source_status(AURORA2, (5, 7, 12)).sql == "SHOW MASTER STATUS"
+    assert dialects.show_source_status(MARIADB_10).sql == "SHOW MASTER STATUS"
+    assert dialects.show_source_status(MARIADB_11).sql == "SHOW MASTER STATUS"
+    assert dialects.show_source_status(AURORA_2).sql == "SHOW MASTER STATUS"
 
 
 def test_gtid_queries_follow_the_engine():
@@ -140,37 +151,55 @@ def test_secrets_travel_only_as_parameters():
 
 
 @pytest.mark.parametrize(
-    ("dialect", "start", "stop", "reset"),
+    ("dialect", "server", "start", "stop", "reset"),
     [
         (
             AURORA3,
+            MYSQL_9,
             "CALL mysql.rds_start_replication",
             "CALL mysql.rds_stop_replication",
             "CALL mysql.rds_reset_external_source",
         ),
         (
             AURORA2,
+            AURORA_2,
             "CALL mysql.rds_start_replication",
             "CALL mysql.rds_stop_replication",
             "CALL mysql.rds_reset_external_master",
         ),
-        (MYSQL, "START REPLICA", "STOP REPLICA", "RESET REPLICA ALL"),
-        (MARIADB, "START SLAVE", "STOP SLAVE", "RESET SLAVE ALL"),
+        (MYSQL, MYSQL_9, "START REPLICA", "STOP REPLICA", "RESET REPLICA ALL"),
+        (MYSQL, MYSQL_8_4, "START REPLICA", "STOP REPLICA", "RESET REPLICA ALL"),
+        (MYSQL, ServerVersion("8.0.21"), "START SLAVE", "STOP SLAVE", "RESET SLAVE ALL"),
+        (MARIADB, MARIADB_10, "START SLAVE", "STOP SLAVE", "RESET SLAVE ALL"),
+        (MARIADB, MARIADB_11, "START SLAVE", "STOP SLAVE", "RESET SLAVE ALL"),
     ],
 )
-def test_start_stop_reset(dialect, start, stop, reset):
-    assert dialects.start_replication(dialect) == Statement(start)
-    assert dialects.stop_replication(dialect) == Statement(stop)
-    assert dialects.reset_external_source(dialect) == Statement(reset)
+def test_start_stop_reset(dialect, server, start, stop, reset):
+    assert dialects.start_replication(dialect, server) == Statement(start)
+    assert dialects.stop_replication(dialect, server) == Statement(stop)
+    assert dialects.reset_external_source(dialect, server) == Statement(reset)
 
 
 def test_wait_for_position_never_passes_a_timeout_the_server_reads_as_forever():
-    assert dialects.wait_for_position(AURORA3, POSITION, 2.5) == Statement(
+    assert dialects.wait_for_position(AURORA_3_01, POSITION, 2.5) == Statement(
         "SELECT MASTER_POS_WAIT(%s, %s, %s)", ("mysql-bin-changelog.000003", 4278, 3)
     )
-    assert dialects.wait_for_position(MARIADB, POSITION, 0.2).params[2] == 1
-    assert dialects.wait_for_position(AURORA2, POSITION, 0).params[2] == 1
-    assert dialects.wait_for_position(MYSQL, POSITION, 10).sql == "SELECT SOURCE_POS_WAIT(%s, %s, %s)"
+    assert dialects.wait_for_position(MARIADB_10, POSITION, 0.2).params[2] == 1
+    assert dialects.wait_for_position(AURORA_2, POSITION, 0).params[2] == 1
+
+
+def test_wait_for_position_takes_the_name_the_server_version_has():
+    """MySQL 8.0.26 renamed MASTER_POS_WAIT; Aurora 3.01 (8.0.23) and MariaDB have only the old name."""
+    for server in (MYSQL_9, MYSQL_8_4, AURORA_3_08, ServerVersion("8.0.26")):
+        assert dialects.wait_for_position(server, POSITION, 10).sql == "SELECT SOURCE_POS_WAIT(%s, %s, %s)"
+    for server in (AURORA_3_01, AURORA_2, MARIADB_10, MARIADB_11):
+        assert dialects.wait_for_position(server, POSITION, 10).sql == "SELECT MASTER_POS_WAIT(%s, %s, %s)"
+
+
+def test_wait_for_gtid_set_rounds_up_to_a_whole_second():
+    assert dialects.wait_for_gtid_set("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5", 0.3) == Statement(
+        "SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s)", ("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5", 1)
+    )
 
 
 # -- read_only and binlog retention -----------------------------------------------------------

@@ -1,4 +1,14 @@
-"""The users every sandbox cluster carries: Aurora's master user and the application's user."""
+"""Aurora MySQL 3's users on MariaDB: the master user, whose read_only bypass comes through a role, and the app.
+
+Aurora MySQL 3 grants its master user the role ``rds_superuser_role``, which carries
+CONNECTION_ADMIN, and "In Aurora MySQL version 3, this parameter [read_only] doesn't apply for
+users who have the CONNECTION_ADMIN privilege. This includes the Aurora master user."
+(https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Reference.ParameterGroups.html,
+https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.MasterAccounts.html).
+MariaDB's privilege with that effect is READ_ONLY ADMIN, so here the role carries it, granted as
+the master user's default role: the master user writes through read_only exactly as on Aurora 3,
+and only through its role. The application's user has DML only, so read_only stops it.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +17,9 @@ import pymysql
 from aurora_bluegreen.sandbox.credentials import Credentials
 from aurora_bluegreen.sandbox.demo_schema import SCHEMA
 
-# What Aurora MySQL gives its master user, minus what MariaDB would let bypass read_only (SUPER,
-# READ_ONLY ADMIN, ALL PRIVILEGES). Replication control goes through the mysql.rds_* procedures.
+ROLE = "rds_superuser_role"
+# What Aurora MySQL gives its master user directly; no SUPER, so replication control and the
+# read_only switch go through the mysql.rds_* procedures.
 ADMIN_PRIVILEGES = (
     "SELECT",
     "INSERT",
@@ -36,6 +47,8 @@ ADMIN_PRIVILEGES = (
     "EVENT",
     "TRIGGER",
 )
+# Through the role only, as CONNECTION_ADMIN on Aurora 3: the power to write while read_only is on.
+ROLE_PRIVILEGES = ("READ_ONLY ADMIN",)
 APP_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
 
@@ -50,6 +63,10 @@ def create_accounts(root: pymysql.connections.Connection, credentials: Credentia
             f"GRANT {', '.join(ADMIN_PRIVILEGES)} ON *.* TO %s@'%%' WITH GRANT OPTION",
             (credentials.admin_user,),
         )
+        cursor.execute(f"CREATE ROLE {ROLE}")
+        cursor.execute(f"GRANT {', '.join(ROLE_PRIVILEGES)} ON *.* TO {ROLE}")
+        cursor.execute(f"GRANT {ROLE} TO %s@'%%'", (credentials.admin_user,))
+        cursor.execute(f"SET DEFAULT ROLE {ROLE} FOR %s@'%%'", (credentials.admin_user,))
         cursor.execute(
             "CREATE USER %s@'%%' IDENTIFIED BY %s", (credentials.app_user, credentials.app_password)
         )

@@ -185,6 +185,10 @@ def start(
     """Launch mysqld in its own session (it outlives the caller) and return its pid."""
     files.socket.parent.mkdir(parents=True, exist_ok=True)
     (files.server_dir / "tmp").mkdir(parents=True, exist_ok=True)
+    # A server killed with SIGKILL leaves ``<socket>.lock`` naming its pid; once that pid is reused
+    # by any process, mysqld refuses to start ("Another process ... is using unix socket file").
+    # Nothing of this cluster runs now (the sandbox starts only a stopped server), so it is stale.
+    Path(f"{files.socket}.lock").unlink(missing_ok=True)
     command = installation.mysqld(*server_options(files, port, server_id, read_only))
     return server.spawn(command, _environment(), files)
 
