@@ -1,4 +1,4 @@
-"""Aurora MySQL 3's users on MariaDB: the master user, whose read_only bypass comes through a role, and the app.
+"""Aurora MySQL 3's users on MariaDB: the master user, who bypasses read_only through a role, and the app.
 
 Aurora MySQL 3 grants its master user the role ``rds_superuser_role``, which carries
 CONNECTION_ADMIN, and "In Aurora MySQL version 3, this parameter [read_only] doesn't apply for
