@@ -19,7 +19,7 @@ from typing import Any
 
 import pymysql
 import pytest
-from helpers import DEPLOYMENT_DAG_FILE, Connect, Fields, load_dag_module
+from helpers import DEPLOYMENT_DAG_FILE, Connect, Fields, load_dag_module, replica_status, server_version
 
 from aurora_bluegreen import dialects
 from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
@@ -184,20 +184,6 @@ class Replication:
                 f"{replica_id} did not reach {source_id}'s {position} within {timeout}s "
                 f"(the wait returned {events}): {self.status(replica_id)}"
             )
-
-
-def server_version(cursor: Any) -> dialects.ServerVersion:
-    cursor.execute(dialects.VERSION.sql)
-    return dialects.ServerVersion(*cursor.fetchone())
-
-
-def replica_status(sandbox: Sandbox, cluster_id: str) -> ReplicaStatus | None:
-    """``SHOW REPLICA STATUS`` (or ``SLAVE``, as the server speaks) as root, normalised."""
-    with sandbox.connect(cluster_id) as root, root.cursor(pymysql.cursors.DictCursor) as cursor:
-        cursor.execute(dialects.VERSION.sql)
-        version = dialects.ServerVersion(*cursor.fetchone().values())
-        cursor.execute(dialects.show_replica_status(version).sql)
-        return dialects.replica_status_from_rows(cursor.fetchall())
 
 
 @pytest.fixture(scope="session")

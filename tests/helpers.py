@@ -15,6 +15,8 @@ from typing import Any
 
 import pymysql
 
+from aurora_bluegreen import dialects
+from aurora_bluegreen.models import ReplicaStatus
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER
 
 DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
@@ -100,3 +102,20 @@ def load_dag_module(path: Path, module_name: str) -> ModuleType:
 def load_dag(path: Path, module_name: str) -> Any:
     """The ``dag`` a DAG file defines."""
     return load_dag_module(path, module_name).dag
+
+
+# -- what a sandbox server says, in either engine's words -----------------------------------------
+
+
+def server_version(cursor: Any) -> dialects.ServerVersion:
+    cursor.execute(dialects.VERSION.sql)
+    return dialects.ServerVersion(*cursor.fetchone())
+
+
+def replica_status(sandbox: Any, cluster_id: str) -> ReplicaStatus | None:
+    """``SHOW REPLICA STATUS`` (or ``SLAVE``, as the server speaks) as root, normalised."""
+    with sandbox.connect(cluster_id) as root, root.cursor(pymysql.cursors.DictCursor) as cursor:
+        cursor.execute(dialects.VERSION.sql)
+        version = dialects.ServerVersion(*cursor.fetchone().values())
+        cursor.execute(dialects.show_replica_status(version).sql)
+        return dialects.replica_status_from_rows(cursor.fetchall())
