@@ -300,8 +300,13 @@ class Cutover:
         if status is None or not is_caught_up(target, status):
             executed = (status.executed_gtid_set or status.exec_position) if status else None
             raise ReplicationBroken(f"green executed {executed}, not exactly blue's final {final}")
+        if isinstance(target, GtidSet):
+            # Blue is frozen at its final position and green holds all of its GTIDs, so green has
+            # executed exactly that far; its own Exec_Source_Log_Pos trails until a checkpoint.
+            report.green_executed_position = final.position
+            return f"green executed exactly {final} (by GTID)"
         report.green_executed_position = status.exec_position
-        return f"green executed exactly {final}" + (" (by GTID)" if isinstance(target, GtidSet) else "")
+        return f"green executed exactly {final}"
 
     def _wait_until_applied(
         self, final: SourceState, target: BinlogPosition | GtidSet, deadline: float
