@@ -112,10 +112,24 @@ def server_version(cursor: Any) -> dialects.ServerVersion:
     return dialects.ServerVersion(*cursor.fetchone())
 
 
-def replica_status(sandbox: Any, cluster_id: str) -> ReplicaStatus | None:
-    """``SHOW REPLICA STATUS`` (or ``SLAVE``, as the server speaks) as root, normalised."""
-    with sandbox.connect(cluster_id) as root, root.cursor(pymysql.cursors.DictCursor) as cursor:
+def replica_status_on(connection: pymysql.connections.Connection) -> ReplicaStatus | None:
+    """``SHOW REPLICA STATUS`` (or ``SLAVE``, as the server speaks) on ``connection``, normalised."""
+    with connection.cursor(pymysql.cursors.DictCursor) as cursor:
         cursor.execute(dialects.VERSION.sql)
         version = dialects.ServerVersion(*cursor.fetchone().values())
         cursor.execute(dialects.show_replica_status(version).sql)
         return dialects.replica_status_from_rows(cursor.fetchall())
+
+
+def replica_status(sandbox: Any, cluster_id: str) -> ReplicaStatus | None:
+    """A sandbox cluster's replica status, read as root."""
+    with sandbox.connect(cluster_id) as root:
+        return replica_status_on(root)
+
+
+def source_position_on(connection: pymysql.connections.Connection) -> tuple[str, int]:
+    """Where the server's binlog ends: ``SHOW MASTER STATUS`` or ``SHOW BINARY LOG STATUS``."""
+    with connection.cursor() as cursor:
+        cursor.execute(dialects.show_source_status(server_version(cursor)).sql)
+        file, position, *_ = cursor.fetchone()
+    return file, int(position)

@@ -124,6 +124,15 @@ RDS_PROCEDURES = Statement(
 BINLOG_SETTINGS = Statement("SELECT @@global.log_bin, @@global.binlog_format")
 READ_ONLY = Statement("SELECT @@global.read_only")
 MARIADB_GTID_SLAVE_POS = Statement("SELECT @@global.gtid_slave_pos")
+# A multithreaded replica (Aurora MySQL 3.04+ runs four workers by default) reports a failed worker
+# as the coordinator's error 13146, "Coordinator stopped because there were error(s) in the
+# worker(s)"; the error a person must read is the worker's.
+COORDINATOR_STOPPED = 13146
+WORKER_ERROR = Statement(
+    "SELECT LAST_ERROR_NUMBER AS errno, LAST_ERROR_MESSAGE AS error"
+    " FROM performance_schema.replication_applier_status_by_worker"
+    " WHERE CHANNEL_NAME = '' AND LAST_ERROR_NUMBER <> 0 ORDER BY LAST_ERROR_TIMESTAMP DESC LIMIT 1"
+)
 
 
 def long_running_transactions(min_seconds: float) -> Statement:

@@ -13,6 +13,7 @@ statement that carried a password is re-raised without it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -287,7 +288,16 @@ class ClusterSqlHook(MySqlHook):
         # Only a GTID replica needs its executed set, and the cutover reads this inside the freeze.
         if rows and self.server_version.engine is Engine.MARIADB and rows[0].get("Using_Gtid", "No") != "No":
             (gtid_slave_pos,) = self._first_row(dialects.MARIADB_GTID_SLAVE_POS)
-        return dialects.replica_status_from_rows(rows, gtid_slave_pos)
+        status = dialects.replica_status_from_rows(rows, gtid_slave_pos)
+        if status is not None and status.last_sql_errno == dialects.COORDINATOR_STOPPED:
+            worker = self._rows(dialects.WORKER_ERROR)
+            if worker:
+                return dataclasses.replace(
+                    status,
+                    last_sql_errno=int(worker[0]["errno"]),
+                    last_sql_error=f"{worker[0]['error']} (a worker of the multithreaded applier)",
+                )
+        return status
 
     def set_external_source(
         self,
