@@ -125,9 +125,15 @@ BINLOG_SETTINGS = Statement("SELECT @@global.log_bin, @@global.binlog_format")
 READ_ONLY = Statement("SELECT @@global.read_only")
 MARIADB_GTID_SLAVE_POS = Statement("SELECT @@global.gtid_slave_pos")
 # A multithreaded replica (Aurora MySQL 3.04+ runs four workers by default) reports a failed worker
-# as the coordinator's error 13146, "Coordinator stopped because there were error(s) in the
-# worker(s)"; the error a person must read is the worker's.
-COORDINATOR_STOPPED = 13146
+# as the coordinator's "Coordinator stopped because there were error(s) in the worker(s)", under
+# error 13146 or the worker's number; the error a person must read is the worker's.
+_COORDINATOR_STOPPED = 13146
+
+
+def is_coordinator_error(errno: int, error: str) -> bool:
+    return errno == _COORDINATOR_STOPPED or error.startswith("Coordinator stopped because")
+
+
 WORKER_ERROR = Statement(
     "SELECT LAST_ERROR_NUMBER AS errno, LAST_ERROR_MESSAGE AS error"
     " FROM performance_schema.replication_applier_status_by_worker"

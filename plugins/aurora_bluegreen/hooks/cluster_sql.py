@@ -289,7 +289,7 @@ class ClusterSqlHook(MySqlHook):
         if rows and self.server_version.engine is Engine.MARIADB and rows[0].get("Using_Gtid", "No") != "No":
             (gtid_slave_pos,) = self._first_row(dialects.MARIADB_GTID_SLAVE_POS)
         status = dialects.replica_status_from_rows(rows, gtid_slave_pos)
-        if status is not None and status.last_sql_errno == dialects.COORDINATOR_STOPPED:
+        if status is not None and dialects.is_coordinator_error(status.last_sql_errno, status.last_sql_error):
             worker = self._rows(dialects.WORKER_ERROR)
             if worker:
                 return dataclasses.replace(
