@@ -2,7 +2,7 @@
 
 Small protocols, so the domain runs against the real hooks in production and against anything that
 behaves the same in a test. ``hooks.cluster_sql.ClusterSqlHook`` is the ``ClusterSql`` of a real
-cluster; ``cluster_access.ClusterReadOnly`` its ``ReadOnlySwitch``.
+cluster; ``operators.cluster_access.ClusterReadOnly`` its ``ReadOnlySwitch``.
 """
 
 from __future__ import annotations

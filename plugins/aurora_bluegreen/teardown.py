@@ -105,7 +105,7 @@ class DeploymentTeardown:
     """Undo one deployment: green, the replication user, blue's binlog retention (see the module)."""
 
     access: Any
-    """Where clusters are and how to reach them: ``cluster_access.ClusterAccess``."""
+    """Where clusters are and how to reach them: ``operators.cluster_access.ClusterAccess``."""
     blue_cluster_id: str
     green_cluster_id: str
     replication_user: str

@@ -324,7 +324,7 @@ def test_master_user_connection_takes_the_rds_managed_password_only_when_its_ext
 
     from airflow.sdk import Connection
 
-    from aurora_bluegreen.cluster_access import with_master_user_secret
+    from aurora_bluegreen.control_plane.master_user import with_master_user_secret
 
     rds.create_db_cluster(
         DBClusterIdentifier="managed",

@@ -21,9 +21,9 @@ import time
 import boto3
 import pytest
 
-from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.control_plane.factory import get_backend
 from aurora_bluegreen.operators.clone import CloneClusterOperator
+from aurora_bluegreen.operators.cluster_access import ClusterAccess
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.operators.dashboard import BinlogLagDashboardOperator, DeleteBinlogLagDashboardOperator
 from aurora_bluegreen.operators.preflight import PreflightOperator

@@ -16,11 +16,11 @@ import time
 import pytest
 from helpers import replica_status, sandbox_connections, write_orders
 
-from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.cutover import Cutover, CutoverLimits
 from aurora_bluegreen.errors import ClusterUnreachable, CutoverFailed
 from aurora_bluegreen.models import SourceEndpoint
 from aurora_bluegreen.operators.clone import CloneClusterOperator
+from aurora_bluegreen.operators.cluster_access import ClusterAccess
 from aurora_bluegreen.operators.cutover import CutoverOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.repointers.registry import repointer_for

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, BaseSensorOperator
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.cluster_access import ClusterAccess
+from aurora_bluegreen.operators.cluster_access import ClusterAccess
 
 
 class _ReachesClusters:

@@ -8,9 +8,9 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.errors import ClusterStateError, NotManagedByUs
 from aurora_bluegreen.links import CutoverReportLink
+from aurora_bluegreen.operators.cluster_access import ClusterAccess
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 from aurora_bluegreen.ownership import may_become_writer
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.errors import MigrationBrokeReplication, ReplicationBroken
+from aurora_bluegreen.operators.cluster_access import ClusterAccess
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 from aurora_bluegreen.timing import Stopwatch
 

@@ -14,8 +14,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.cluster_access import ClusterAccess
 from aurora_bluegreen.errors import CleanupIncomplete, ClusterStateError
+from aurora_bluegreen.operators.cluster_access import ClusterAccess
 from aurora_bluegreen.operators.cluster_task import ClusterTask
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.timing import Stopwatch
@@ -300,8 +300,8 @@ class RetireQaClonesOperator(BaseOperator):
         self.replication_conn_id = replication_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from aurora_bluegreen.cluster_access import ClusterAccess
         from aurora_bluegreen.control_plane.factory import get_backend
+        from aurora_bluegreen.operators.cluster_access import ClusterAccess
         from aurora_bluegreen.qa_clones import clones_to_retire, keep_count, qa_tags
         from aurora_bluegreen.teardown import retire_qa_clones
 

@@ -1,4 +1,4 @@
-"""Local MariaDB servers that play Aurora clusters, with a CLI and a load generator.
+"""Local MySQL or MariaDB servers that play Aurora clusters, with a CLI and a load generator.
 
 See ``Sandbox`` for clusters, ``endpoints`` for the application's "DNS", ``load`` for the
 application itself.

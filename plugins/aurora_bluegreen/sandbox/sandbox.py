@@ -1,4 +1,4 @@
-"""The sandbox: local mariadbd servers on 127.0.0.1 that play Aurora clusters.
+"""The sandbox: local servers on 127.0.0.1 (MySQL or MariaDB, see engines.py) that play Aurora clusters.
 
 Blue (``create_blue``) plays the user's production cluster, so it is not tagged as ours and only
 ``down`` removes it. Clones are made the way Aurora makes them, from a hot copy of the source,

@@ -51,8 +51,8 @@ class ReplicaLagTrigger(BaseTrigger):
         from airflow.sdk import BaseHook
 
         from aurora_bluegreen.catchup import lag_verdict
-        from aurora_bluegreen.cluster_access import with_master_user_secret
         from aurora_bluegreen.control_plane.factory import backend_for_connection
+        from aurora_bluegreen.control_plane.master_user import with_master_user_secret
         from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
 
         conn = await BaseHook.aget_connection(self.admin_conn_id)

@@ -12,13 +12,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import attrs
-
 from aurora_bluegreen.errors import ClusterStateError, WaitTimedOut
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from airflow.sdk import Connection
 
     from aurora_bluegreen.control_plane.protocol import ClusterBackend
@@ -47,6 +43,8 @@ class ClusterAccess:
         """
         from airflow.sdk import BaseHook
 
+        from aurora_bluegreen.control_plane.master_user import with_master_user_secret
+
         return with_master_user_secret(BaseHook.get_connection(self.admin_conn_id), lambda: self.backend)
 
     def sql(self, cluster_id: str) -> ClusterSqlHook:
@@ -67,25 +65,6 @@ class ClusterAccess:
         """Decided now (it asks the server what it runs), so a switch in the cutover's freeze
         costs only the switch."""
         return ClusterReadOnly(cluster_id, hook, self.backend, by_sql=hook.can_set_read_only)
-
-
-def with_master_user_secret(conn: Connection, backend: Callable[[], ClusterBackend]) -> Connection:
-    """The master user's connection with the password RDS manages, when its extra names that secret.
-
-    ``backend`` is called only then; the triggers pass one built from a connection they fetched
-    asynchronously.
-    """
-    secret_arn = conn.extra_dejson.get("master_user_secret_arn")
-    if not secret_arn:
-        return conn
-    source = conn.extra_dejson.get("master_user_secret_cluster")
-    if not source:
-        raise ValueError(
-            f"connection {conn.conn_id!r}: master_user_secret_arn needs master_user_secret_cluster "
-            "(the id of the blue cluster whose RDS-managed secret it is) in the extra"
-        )
-    login, password = backend().master_user_credentials(source, secret_arn)
-    return attrs.evolve(conn, login=login, password=password)
 
 
 @dataclass
