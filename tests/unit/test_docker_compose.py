@@ -29,7 +29,9 @@ COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 README = REPO_ROOT / "README.md"
 MYSQL_INIT = REPO_ROOT / "docker" / "mysql-blue" / "initdb"
-SANDBOX_PROCEDURES = REPO_ROOT / "plugins" / "aurora_bluegreen" / "sandbox" / "sql" / "rds_procedures.sql"
+SANDBOX_SQL = REPO_ROOT / "plugins" / "aurora_bluegreen" / "sandbox" / "sql"
+SANDBOX_PROCEDURES = SANDBOX_SQL / "rds_procedures.sql"
+MYSQL_PROCEDURES = SANDBOX_SQL / "rds_procedures_mysql.sql"
 
 # A release number in the tag, optionally a suffix (-python3.12), or a digest. PostgreSQL names a
 # release with two numbers (16.9); MySQL and Airflow need three, since 8.0 and 3.3 are series.
@@ -369,11 +371,25 @@ def procedures(sql: str) -> dict[str, list[str]]:
     return found
 
 
-def test_mysql_blue_has_the_sandboxs_procedures_with_the_same_parameters():
-    mysql = procedures((MYSQL_INIT / "01-rds-procedures.sql").read_text())
+def test_mysql_blue_runs_the_sandboxs_mysql_procedures_file_itself(compose):
+    """One SQL source: mysql-blue's init script is the file the MySQL engine's tests install."""
+    volumes = compose["services"]["mysql-blue"]["volumes"]
+    mounted = [v for v in volumes if v.startswith("./plugins/")]
+    assert mounted == [
+        "./plugins/aurora_bluegreen/sandbox/sql/rds_procedures_mysql.sql"
+        ":/docker-entrypoint-initdb.d/01-rds-procedures.sql:ro"
+    ]
+    assert not (MYSQL_INIT / "01-rds-procedures.sql").exists(), "a second copy would drift"
+
+
+def test_both_engines_procedures_take_the_same_parameters():
+    mysql = procedures(MYSQL_PROCEDURES.read_text())
     mariadb = procedures(SANDBOX_PROCEDURES.read_text())
-    assert mariadb, "no procedures found in the sandbox's file: the pattern is out of date"
-    assert mysql == mariadb
+    assert mariadb and mysql, "no procedures found: the pattern is out of date"
+    # The rds_sandbox_* helpers are each file's own plumbing; the Aurora names must agree.
+    shared = {name for name in mysql.keys() & mariadb.keys() if not name.startswith("mysql.rds_sandbox_")}
+    assert {"mysql.rds_set_external_source", "mysql.rds_set_read_only"} <= shared
+    assert {name: mysql[name] for name in shared} == {name: mariadb[name] for name in shared}
 
 
 def test_every_rds_procedure_the_provider_calls_exists_on_mysql_blue():
@@ -382,14 +398,12 @@ def test_every_rds_procedure_the_provider_calls_exists_on_mysql_blue():
         called |= set(re.findall(r"mysql\.(rds_\w+)", path.read_text()))
     # mysql.rds_configuration is the table behind rds_show_configuration.
     called.discard("rds_configuration")
-    defined = {
-        name.removeprefix("mysql.") for name in procedures((MYSQL_INIT / "01-rds-procedures.sql").read_text())
-    }
+    defined = {name.removeprefix("mysql.") for name in procedures(MYSQL_PROCEDURES.read_text())}
     assert called <= defined, f"missing on mysql-blue: {sorted(called - defined)}"
 
 
-def test_mysql_blue_sql_is_mysql_8_syntax_not_mariadb():
-    sql = (MYSQL_INIT / "01-rds-procedures.sql").read_text()
+def test_mysql_procedures_are_mysql_8_syntax_not_mariadb():
+    sql = MYSQL_PROCEDURES.read_text()
     code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     for mariadb_only in (
         "CREATE OR REPLACE",
@@ -407,7 +421,7 @@ def test_mysql_blue_sql_is_mysql_8_syntax_not_mariadb():
     assert created == dropped
 
 
-def test_mysql_blue_master_user_cannot_bypass_read_only_and_the_script_is_sourced():
+def test_mysql_blue_master_user_bypasses_read_only_only_through_its_role_and_the_script_is_sourced():
     accounts = MYSQL_INIT / "02-accounts.sh"
     # The mysql image sources non-executable .sh files (which gives them docker_process_sql) and
     # runs executable ones in a shell of their own, where that function does not exist.
@@ -418,6 +432,10 @@ def test_mysql_blue_master_user_cannot_bypass_read_only_and_the_script_is_source
     privileges = {p.strip() for p in grant.group(1).split(",")}
     assert not privileges & {"SUPER", "CONNECTION_ADMIN", "SYSTEM_VARIABLES_ADMIN", "ALL", "ALL PRIVILEGES"}
     assert "REPLICATION SLAVE" in privileges  # to grant it to the replication user
+    # As on Aurora 3: CONNECTION_ADMIN, which writes through read_only, arrives through the role.
+    role = re.search(r"GRANT (.*?) ON \*\.\* TO 'rds_superuser_role'", text, re.DOTALL)
+    assert role and "CONNECTION_ADMIN" in role.group(1)
+    assert "DEFAULT ROLE 'rds_superuser_role'" in text
     subprocess.run(["bash", "-n", str(accounts)], check=True)
 
 

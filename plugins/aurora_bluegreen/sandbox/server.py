@@ -31,7 +31,7 @@ _BINARY_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 # performance_schema is on only because mysql.rds_skip_repl_error needs
 # replication_applier_status_by_coordinator, which is filled regardless of these sizes. Setting
 # every buffer to 0 keeps the server at its usual ~90 MB instead of ~190 MB.
-_PERFORMANCE_SCHEMA_BUFFERS = (
+PERFORMANCE_SCHEMA_BUFFERS = (
     "accounts-size",
     "digests-size",
     "events-stages-history-long-size",
@@ -194,7 +194,7 @@ def start(files: ServerFiles, port: int, server_id: int, read_only: bool) -> int
         "--innodb-flush-log-at-trx-commit=2",
         f"--read-only={'ON' if read_only else 'OFF'}",
         "--performance-schema=ON",
-        *(f"--performance-schema-{name}=0" for name in _PERFORMANCE_SCHEMA_BUFFERS),
+        *(f"--performance-schema-{name}=0" for name in PERFORMANCE_SCHEMA_BUFFERS),
     ]
     return spawn(command, os.environ, files)
 

@@ -57,40 +57,8 @@ _ENVIRONMENT = {"OPENSSL_CONF": os.devnull, "TCMALLOC_AGGRESSIVE_DECOMMIT": "tru
 # the rds procedures read its replication tables. These buffers at 0 keep those tables and cut the
 # idle RSS from 441 MB to 197 MB, the same as with performance_schema off. What remains is mostly
 # InnoDB structures of fixed size (82 MB of zeroed heap pages) and the 41 MB of mysqld's code.
-_PERFORMANCE_SCHEMA_BUFFERS = (
-    "accounts-size",
-    "digests-size",
-    "error-size",
-    "events-stages-history-long-size",
-    "events-stages-history-size",
-    "events-statements-history-long-size",
-    "events-statements-history-size",
-    "events-transactions-history-long-size",
-    "events-transactions-history-size",
-    "events-waits-history-long-size",
-    "events-waits-history-size",
-    "hosts-size",
-    "max-cond-instances",
-    "max-digest-length",
-    "max-file-handles",
-    "max-file-instances",
-    "max-index-stat",
-    "max-metadata-locks",
-    "max-mutex-instances",
-    "max-prepared-statements-instances",
-    "max-program-instances",
-    "max-rwlock-instances",
-    "max-socket-instances",
-    "max-sql-text-length",
-    "max-table-handles",
-    "max-table-instances",
-    "max-table-lock-stat",
-    "max-thread-instances",
-    "session-connect-attrs-size",
-    "setup-actors-size",
-    "setup-objects-size",
-    "users-size",
-)
+# Both engines' buffers at 0 (``sandbox.server``), plus MySQL's error summary table.
+_PERFORMANCE_SCHEMA_BUFFERS = (*server.PERFORMANCE_SCHEMA_BUFFERS, "error-size")
 
 
 @dataclass(frozen=True)
