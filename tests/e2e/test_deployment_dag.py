@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from helpers import sandbox_connections, scalar, write_orders
+from helpers import replica_status, sandbox_connections, scalar, write_orders
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
 from aurora_bluegreen.errors import AirflowRestError
@@ -109,11 +109,8 @@ def test_reject_leaves_blue_writable_and_unchanged_and_green_replicating(
     assert read_only(blue) == 0
     assert table_checksums(blue) == before
     write_orders(connect, conf["blue_cluster_id"], "after-reject")
-    with connect(conf["green_cluster_id"], "admin") as green, green.cursor() as cursor:
-        cursor.execute("SHOW REPLICA STATUS")
-        columns = [column[0] for column in cursor.description]
-        status = dict(zip(columns, cursor.fetchone(), strict=True))
-    assert (status["Slave_IO_Running"], status["Slave_SQL_Running"]) == ("Yes", "Yes")
+    status = replica_status(sandbox, conf["green_cluster_id"])
+    assert (status.io_running, status.sql_running) == ("Yes", "Yes")
     # And the data: the order blue took after the rejection reaches green, exactly once.
     green_root = connect(conf["green_cluster_id"], "root")
     deadline = time.monotonic() + 30

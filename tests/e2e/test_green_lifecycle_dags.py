@@ -9,7 +9,7 @@ import secrets
 import uuid
 
 import pytest
-from helpers import sandbox_connections, scalar
+from helpers import sandbox_connections, scalar, source_position_on
 
 from aurora_bluegreen.qa_clones import qa_tags
 from aurora_bluegreen.sandbox.endpoints import read_endpoint
@@ -116,9 +116,7 @@ def test_two_nightly_qa_runs_back_to_back_keep_exactly_n_and_never_write_blue(
     blue_id = "e2e-qa-blue"
     sandbox.create_blue(blue_id)
     blue = connect(blue_id, "root")
-    with blue.cursor() as cursor:
-        cursor.execute("SHOW MASTER STATUS")
-        before = cursor.fetchone()[:2]
+    before = source_position_on(blue)
     conf = {
         "blue_cluster_id": blue_id,
         "qa_cluster_prefix": f"{blue_id}-qa",
@@ -145,6 +143,4 @@ def test_two_nightly_qa_runs_back_to_back_keep_exactly_n_and_never_write_blue(
     assert read_endpoint(sandbox.endpoint_file("e2e_qa")).port == second["port"]
     qa = connect(second["cluster_id"], "root")
     assert scalar(qa, "SELECT COUNT(*) FROM shop.customers WHERE email NOT LIKE '%@example.invalid'") == 0
-    with blue.cursor() as cursor:
-        cursor.execute("SHOW MASTER STATUS")
-        assert cursor.fetchone()[:2] == before, "the QA refresh wrote to blue"
+    assert source_position_on(blue) == before, "the QA refresh wrote to blue"
