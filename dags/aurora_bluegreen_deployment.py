@@ -390,6 +390,8 @@ with DAG(
         approval_task_id="approve_cutover",
         # The schema changes' own GTIDs on green: written on purpose, so not a reason to refuse.
         expected_green_writes="{{ ti.xcom_pull(task_ids='migrate_green')['green_local_writes'] }}",
+        # Checked again for a read_only bypass at the cutover, with every user connected to blue.
+        application_users=param("application_users"),
         # A retry converges: it finishes or repeats the critical section, never runs it twice.
         retries=1,
         retry_delay=timedelta(seconds=2),

@@ -15,7 +15,7 @@ from typing import Any
 
 import pymysql
 
-from aurora_bluegreen import dialects
+from aurora_bluegreen import dialects, server_answers
 from aurora_bluegreen.models import ReplicaStatus
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER
 
@@ -118,7 +118,7 @@ def replica_status_on(connection: pymysql.connections.Connection) -> ReplicaStat
         cursor.execute(dialects.VERSION.sql)
         version = dialects.ServerVersion(*cursor.fetchone().values())
         cursor.execute(dialects.show_replica_status(version).sql)
-        return dialects.replica_status_from_rows(cursor.fetchall())
+        return server_answers.replica_status_from_rows(cursor.fetchall())
 
 
 def replica_status(sandbox: Any, cluster_id: str) -> ReplicaStatus | None:

@@ -16,6 +16,8 @@ from aurora_bluegreen.timing import Stopwatch
 
 
 class SnapshotReader(Protocol):
+    session_id: int
+
     def connect(self) -> None: ...
     def start_snapshot(self) -> None: ...
     def user_tables(self) -> dict[tuple[str, str], TableShape]: ...
@@ -85,6 +87,10 @@ class ConsistencyCheck:
         """Before the freeze: connecting costs milliseconds the freeze should not pay."""
         self.blue.connect()
         self.green.connect()
+
+    def session_ids(self) -> set[int]:
+        """Blue's session of this check: the cutover must not end it with the master user's others."""
+        return {self.blue.session_id}
 
     def open_green_snapshot(self) -> None:
         """In the freeze: green holds blue's final state only until it becomes writable."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from aurora_bluegreen.catchup import is_caught_up
 from aurora_bluegreen.consistency import ConsistencyCheck
@@ -36,6 +37,8 @@ from aurora_bluegreen.guardrails import (
     GuardrailFacts,
     evidence_summary,
     guardrail_violations,
+    read_only_bypass,
+    statements_the_freeze_waits_for,
     unseen_local_writes,
 )
 from aurora_bluegreen.models import (
@@ -52,11 +55,19 @@ from aurora_bluegreen.repointers.protocol import Repointer
 log = logging.getLogger(__name__)
 
 
+# Accounts of the platform, not of any application: Aurora's own rdsadmin, which is always
+# connected and holds every privilege, and the sandbox's root, which plays it. Their sessions
+# neither count as a read_only bypass nor are ended.
+PLATFORM_ACCOUNTS = frozenset({"rdsadmin", "root"})
+
+
 @dataclass(frozen=True)
 class CutoverLimits:
     max_freeze_seconds: float
     max_lag_seconds: float
     max_transaction_seconds: float = 60
+    max_statement_seconds: float = 5
+    """A write running this long when the freeze would start is a reason not to start it."""
 
 
 @dataclass
@@ -75,10 +86,13 @@ class Cutover:
     approved: bool | None = None
     reverse_replication: bool = False
     expected_green_writes: tuple[str, ...] = ()
+    application_users: tuple[str, ...] = ()
+    """The application's MySQL users: checked for a read_only bypass even when not connected."""
     consistency: ConsistencyCheck | None = None
     clock: Callable[[], float] = time.monotonic
     _reverse_user_exists: bool = field(default=False, init=False)
     _green_at_start: ReplicaStatus | None = field(default=None, init=False)
+    _own_sessions: set[int] = field(default_factory=set, init=False)
     """Green's replica status when the guardrails ran: how it replicates decides how to wait and undo."""
     _held_logs: list[tuple[logging.Logger, str, tuple]] | None = field(default=None, init=False)
 
@@ -149,9 +163,13 @@ class Cutover:
     def _hand_over(self, report: CutoverReport, progress: _Progress, deadline: float) -> None:
         """The write freeze: from blue read-only to the application pointed at a writable green."""
         with self._phase(report, "freeze_blue") as note:
-            self.blue_read_only.set_read_only(True)
+            # Marked first: while the switch waits (at most the budget: its session's lock wait
+            # timeout), writes already queue behind it, and a failed switch is rolled back too.
             progress.blue_frozen = True
+            self.blue_read_only.set_read_only(True)
             note(f"{self.blue_cluster_id} read_only=1")
+        with self._phase(report, "end_writing_sessions") as note:
+            note(self._end_writing_sessions(report))
         with self._phase(report, "read_final_position") as note:
             final = self.blue.source_state()
             report.blue_final_position, report.blue_final_gtid_set = final.position, final.gtid_set
@@ -257,14 +275,44 @@ class Cutover:
             status = cluster.replica_status()
         return status
 
+    def _bypass_users(self, sessions: list[Any]) -> list[str]:
+        """Users besides the master user who could write through read_only: connected now, or the
+        application's. The master user's own sessions are ended inside the freeze instead."""
+        users = {session.user for session in sessions} - PLATFORM_ACCOUNTS
+        users = (users | set(self.application_users)) - {self.blue.login}
+        found = []
+        for user in sorted(users):
+            bypass = read_only_bypass(self.blue.grants_by_host(user))
+            if bypass:
+                found.append(f"{user!r} ({', '.join(bypass)})")
+        return found
+
+    def _end_writing_sessions(self, report: CutoverReport) -> str:
+        """Inside the freeze: end the master user's other sessions, which read_only does not stop
+        (CONNECTION_ADMIN through rds_superuser_role on Aurora 3), so none keeps writing to blue."""
+        ended = []
+        for session in self.blue.sessions():
+            if session.user == self.blue.login and session.thread_id not in self._own_sessions:
+                self.blue.end_session(session.thread_id)
+                ended.append(f"{session.thread_id} ({session.user}@{session.host})")
+        report.sessions_ended = ended
+        return (
+            f"ended {len(ended)} session(s) that could write through read_only: {', '.join(ended)}"
+            if ended
+            else "no other session can write through read_only"
+        )
+
     def _green_local_writes(self) -> list[str] | None:
         green, blue = self.green.gtid_history(), self.blue.gtid_history()
         return None if green is None or blue is None else unseen_local_writes(green, blue)
 
     def _check_guardrails(self) -> str:
         self._green_at_start = self.green.replica_status()
+        sessions = self.blue.sessions()
         facts = GuardrailFacts(
             replica=self._green_at_start,
+            long_statements=statements_the_freeze_waits_for(sessions, self.limits.max_statement_seconds),
+            bypass_users=self._bypass_users(sessions),
             max_lag_seconds=self.limits.max_lag_seconds,
             long_transactions=[
                 f"thread {t.thread_id} open {t.seconds_open}s ({t.query or 'idle in transaction'})"
@@ -280,6 +328,12 @@ class Cutover:
             raise GuardrailFailed("; ".join(violations))
         if self.consistency is not None:
             self.consistency.connect()
+        # Turning read_only on waits for writes that hold locks: never longer than the budget.
+        self.blue.set_lock_wait_timeout(self.limits.max_freeze_seconds)
+        self._own_sessions = {
+            self.blue.session_id,
+            *(self.consistency.session_ids() if self.consistency else ()),
+        }
         if self.reverse_replication:
             self._reverse_user_exists = self.green.replication_user_exists(self.source_for_rollback.user)
         return evidence_summary(facts)

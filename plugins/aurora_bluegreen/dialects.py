@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 
 from aurora_bluegreen.errors import ReadOnlyNeedsControlPlane
-from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
+from aurora_bluegreen.models import BinlogPosition
 
 
 class Statement(NamedTuple):
@@ -157,6 +157,31 @@ RUNNING_DDL = Statement(
     " FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query'"
     " AND INFO REGEXP '^[[:space:]]*(ALTER|CREATE|DROP|RENAME|TRUNCATE|OPTIMIZE)[[:space:]]'"
 )
+
+
+# Sessions other than this one: who may be writing, and what runs. Threads of the server itself
+# and replication's own are left out: the freeze neither waits for nor ends them.
+SESSIONS = Statement(
+    "SELECT ID AS thread_id, USER AS user, HOST AS host, COMMAND AS command, TIME AS seconds,"
+    " LEFT(INFO, 200) AS query FROM information_schema.PROCESSLIST"
+    " WHERE ID <> CONNECTION_ID() AND USER NOT IN ('system user', 'event_scheduler')"
+    " AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID')"
+)
+SESSION_ID = Statement("SELECT CONNECTION_ID()")
+
+
+def set_lock_wait_timeout(seconds: float) -> Statement:
+    """Bounds this session's wait for metadata locks, such as the one ``SET GLOBAL read_only`` takes:
+    behind a running write it would otherwise wait as long as the write runs (seen: 4.5 s)."""
+    return Statement("SET SESSION lock_wait_timeout = %s", (max(1, math.ceil(seconds)),))
+
+
+def end_session(dialect: Dialect, thread_id: int) -> Statement:
+    """Aurora restricts KILL: "use the Amazon RDS commands rds_kill and rds_kill_query"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Security.html)."""
+    if dialect.uses_rds_procedures:
+        return Statement("CALL mysql.rds_kill(%s)", (thread_id,))
+    return Statement("KILL CONNECTION %s", (thread_id,))
 
 
 # The consistency check reads both clusters inside snapshots taken during the freeze.
@@ -311,19 +336,6 @@ def show_binlog_retention(dialect: Dialect) -> Statement:
     return Statement("SELECT @@global.binlog_expire_logs_seconds")
 
 
-def binlog_retention_from_rows(dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> int | None:
-    """Hours of binlog the server keeps, from ``show_binlog_retention``'s rows; None when it is unset.
-
-    "Unset" differs by engine (Aurora purges binlogs as soon as it can, MySQL and MariaDB keep them
-    forever), but it round-trips: ``set_binlog_retention(dialect, None)`` restores it.
-    """
-    if dialect.uses_rds_procedures:
-        values = [row.get("value") for row in rows if row.get("name") == "binlog retention hours"]
-        return int(values[0]) if values and values[0] is not None else None
-    seconds = int(next(iter(rows[0].values())))
-    return math.ceil(seconds / 3600) if seconds else None
-
-
 def set_binlog_retention(dialect: Dialect, hours: int | None) -> Statement:
     if dialect.uses_rds_procedures:
         return Statement("CALL mysql.rds_set_configuration('binlog retention hours', %s)", (hours,))
@@ -367,31 +379,19 @@ def show_grants(user: str, host: str) -> Statement:
     return Statement("SHOW GRANTS FOR %s@%s", (user, host))
 
 
+def show_role_grants(server: ServerVersion, role: str, host: str | None) -> Statement:
+    """MySQL roles are accounts (``role@host``); MariaDB's have no host."""
+    if server.engine is Engine.MARIADB or host is None:
+        return Statement("SHOW GRANTS FOR %s", (role,))
+    return Statement("SHOW GRANTS FOR %s@%s", (role, host))
+
+
 def user_hosts(user: str) -> Statement:
     return Statement("SELECT Host AS host FROM mysql.user WHERE User = %s ORDER BY Host", (user,))
 
 
 def drop_user(user: str, host: str) -> Statement:
     return Statement("DROP USER %s@%s", (user, host))
-
-
-_GRANT_ON_EVERYTHING = re.compile(r"^GRANT (?P<privileges>.+?) ON \*\.\* TO ", re.IGNORECASE)
-_REPLICATION_PRIVILEGES = {"REPLICATION SLAVE", "REPLICATION REPLICA"}
-
-
-def is_replication_only(grants: Sequence[str]) -> bool:
-    """True when ``SHOW GRANTS`` lines give exactly REPLICATION SLAVE on ``*.*`` and nothing else.
-
-    MariaDB appends ``IDENTIFIED BY PASSWORD '<hash>'`` and calls the privilege REPLICATION REPLICA
-    too; any other privilege, object, role or grant option means the user is not ours to change.
-    """
-    privileges: set[str] = set()
-    for line in grants:
-        match = _GRANT_ON_EVERYTHING.match(line)
-        if not match or re.search(r"\bWITH\b.*\bOPTION\b", line, re.IGNORECASE):
-            return False
-        privileges |= {privilege.strip().upper() for privilege in match["privileges"].split(",")}
-    return bool(privileges & _REPLICATION_PRIVILEGES) and privileges <= _REPLICATION_PRIVILEGES | {"USAGE"}
 
 
 def _rds_external(dialect: Dialect, verb: str) -> str:
@@ -403,51 +403,3 @@ def _by_dialect(dialect: Dialect, server: ServerVersion, rds: str, native: str) 
     if dialect.uses_rds_procedures:
         return Statement(rds)
     return Statement(native.format("REPLICA" if server.says_replica else "SLAVE"))
-
-
-def replica_status_from_rows(
-    rows: Sequence[Mapping[str, Any]], gtid_slave_pos: str | None = None
-) -> ReplicaStatus | None:
-    """Normalize ``SHOW REPLICA STATUS``/``SHOW SLAVE STATUS`` rows, in either column family.
-
-    MySQL lists one row per channel; the external source is the default (unnamed) channel. MariaDB
-    has no executed-GTID column: pass its ``@@gtid_slave_pos``, used when the replica runs on GTIDs.
-    """
-    default_channel = [row for row in rows if not row.get("Channel_Name")]
-    if not default_channel:
-        return None
-    row = default_channel[0]
-
-    def column(modern: str, legacy: str) -> Any:
-        return row[modern] if modern in row else row.get(legacy)
-
-    using_gtid = row.get("Using_Gtid")
-    auto_position = bool(int(row.get("Auto_Position") or 0)) or using_gtid not in (None, "", "No")
-    executed_gtid_set = row.get("Executed_Gtid_Set")
-    if executed_gtid_set is None and auto_position:
-        executed_gtid_set = gtid_slave_pos
-    seconds_behind = column("Seconds_Behind_Source", "Seconds_Behind_Master")
-    return ReplicaStatus(
-        io_running=column("Replica_IO_Running", "Slave_IO_Running"),
-        sql_running=column("Replica_SQL_Running", "Slave_SQL_Running"),
-        seconds_behind=None if seconds_behind is None else int(seconds_behind),
-        source_host=column("Source_Host", "Master_Host"),
-        source_port=int(column("Source_Port", "Master_Port")),
-        read_position=_position(
-            column("Source_Log_File", "Master_Log_File"), column("Read_Source_Log_Pos", "Read_Master_Log_Pos")
-        ),
-        exec_position=_position(
-            column("Relay_Source_Log_File", "Relay_Master_Log_File"),
-            column("Exec_Source_Log_Pos", "Exec_Master_Log_Pos"),
-        ),
-        last_io_errno=int(row.get("Last_IO_Errno") or 0),
-        last_io_error=row.get("Last_IO_Error") or "",
-        last_sql_errno=int(row.get("Last_SQL_Errno") or 0),
-        last_sql_error=row.get("Last_SQL_Error") or "",
-        executed_gtid_set=None if executed_gtid_set is None else "".join(executed_gtid_set.split()),
-        auto_position=auto_position,
-    )
-
-
-def _position(file: str | None, position: Any) -> BinlogPosition | None:
-    return BinlogPosition(file, int(position)) if file else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from aurora_bluegreen.gtid import MysqlGtidSet
 from aurora_bluegreen.models import ReplicaStatus
@@ -13,22 +14,41 @@ from aurora_bluegreen.models import ReplicaStatus
 _READ_ONLY_BYPASS = re.compile(
     r"\b(ALL PRIVILEGES|SUPER|READ_ONLY ADMIN|CONNECTION_ADMIN)\b.* ON \*\.\* TO ", re.IGNORECASE
 )
+_THROUGH_ROLE = re.compile(r" -- through role (\S+)$")
+# Statements that take no write lock: SET GLOBAL read_only does not wait for them.
+_READS = ("SELECT", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "WITH", "SET", "DO", "USE", "HELP")
 
 
 def read_only_bypass(grants_by_host: dict[str, list[str]]) -> list[str]:
     """The accounts whose grants let them write through read_only, each with the grant that does it.
 
-    Such an application user could write to blue during the freeze, after blue's final position
-    was read: that write would never reach green.
+    Such a user could write to blue during the freeze, after blue's final position was read: that
+    write would never reach green. Grants that arrive through a role (lines ending in
+    ``-- through role <name>``, as ``ClusterSqlHook.grants_by_host`` lists them) count too.
     """
     found = []
     for host, grants in sorted(grants_by_host.items()):
         for grant in grants:
             match = _READ_ONLY_BYPASS.search(grant)
             if match:
-                found.append(f"'{host}' has {match.group(1).upper()}")
+                role = _THROUGH_ROLE.search(grant)
+                found.append(
+                    f"'{host}' has {match.group(1).upper()}"
+                    + (f" through role {role.group(1)}" if role else "")
+                )
                 break
     return found
+
+
+def statements_the_freeze_waits_for(sessions: list[Any], min_seconds: float) -> list[str]:
+    """Writes running for ``min_seconds`` or more: turning read_only on waits until they finish."""
+    return [
+        f"thread {s.thread_id} ({s.user}) for {s.seconds}s: {s.query}"
+        for s in sessions
+        if s.command == "Query"
+        and s.seconds >= min_seconds
+        and (s.query or "").lstrip(" (").split(" ", 1)[0].upper() not in _READS
+    ]
 
 
 @dataclass(frozen=True)
@@ -79,7 +99,11 @@ class GuardrailFacts:
     replica: ReplicaStatus | None
     max_lag_seconds: float
     long_transactions: list[str] = field(default_factory=list)
+    long_statements: list[str] = field(default_factory=list)
     running_ddl: list[str] = field(default_factory=list)
+    bypass_users: list[str] = field(default_factory=list)
+    """Users other than the master user, with a session on blue or named as the application's, who
+    can write through read_only: each with the grant that lets them."""
     green_local_writes: list[str] | None = None
     approved: bool | None = None
     expected_green_writes: tuple[str, ...] = ()
@@ -111,8 +135,19 @@ def guardrail_violations(facts: GuardrailFacts) -> list[str]:
             "blue has long-running transactions that the freeze would cut off: "
             + "; ".join(facts.long_transactions)
         )
+    if facts.long_statements:
+        violations.append(
+            "blue runs writes that turning read_only on would wait for: " + "; ".join(facts.long_statements)
+        )
     if facts.running_ddl:
         violations.append("blue is running DDL: " + "; ".join(facts.running_ddl))
+    if facts.bypass_users:
+        violations.append(
+            "users who can write through read_only are connected to blue or are the application's, so "
+            "the freeze could not stop their writes: "
+            + "; ".join(facts.bypass_users)
+            + ". Revoke that privilege (or the role that carries it), or end their sessions first"
+        )
     return violations
 
 
@@ -127,4 +162,7 @@ def evidence_summary(facts: GuardrailFacts) -> str:
         else f"green's only local writes are the schema changes ({', '.join(facts.green_local_writes)})"
     )
     approval = {True: "approved", False: "NOT approved", None: "approval not checked"}[facts.approved]
-    return f"replication healthy, lag {lag}s; {local}; no long transactions or DDL on blue; {approval}"
+    return (
+        f"replication healthy, lag {lag}s; {local}; no long transactions, long writes or DDL on blue; "
+        f"no user but the master user can write through read_only; {approval}"
+    )

@@ -282,6 +282,9 @@ class CutoverReport:
     repointed_to: str | None = None
     green_start_position: BinlogPosition | None = None
     reverse_replication: str | None = None
+    sessions_ended: list[str] = field(default_factory=list)
+    """Sessions on blue that could write through read_only, ended inside the freeze: the application
+    sees their connections drop."""
     consistency: dict[str, Any] | None = None
     rolled_back: bool = False
     failure: str | None = None
@@ -302,6 +305,7 @@ class CutoverReport:
                 self.green_start_position.to_dict() if self.green_start_position else None
             ),
             "reverse_replication": self.reverse_replication,
+            "sessions_ended": self.sessions_ended,
             "consistency": self.consistency,
             "rolled_back": self.rolled_back,
             "failure": self.failure,

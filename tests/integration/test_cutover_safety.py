@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 
+import pymysql
 import pytest
 from helpers import replica_status, sandbox_connections, write_orders
 
@@ -24,6 +25,7 @@ from aurora_bluegreen.operators.cluster_access import ClusterAccess
 from aurora_bluegreen.operators.cutover import CutoverOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.repointers.registry import repointer_for
+from aurora_bluegreen.sandbox.connect import user_connection
 from aurora_bluegreen.sandbox.endpoints import read_endpoint
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
@@ -194,6 +196,138 @@ def test_local_write_on_green_stops_the_cutover_before_any_change(sandbox, conne
     with pytest.raises(CutoverFailed, match="writes that did not come from blue") as failure:
         cutover_operator(pair).execute({})
     assert_untouched(sandbox, connect, pair, failure.value)
+
+
+# What lets a session write through read_only, by engine: on Aurora 3 (and the MySQL engine) the
+# master user's rds_superuser_role carries CONNECTION_ADMIN; MariaDB's equivalent is READ_ONLY ADMIN.
+READ_ONLY_BYPASS = {"mariadb": "READ_ONLY ADMIN", "mysql": "CONNECTION_ADMIN"}
+
+
+def create_user_with_bypass_through_a_role(connect, engine, cluster_id, user):
+    """An application-like user (DML on shop) whose read_only bypass arrives only through a default role."""
+    host = "@'%'" if engine == "mysql" else ""
+    default_role = (
+        f"SET DEFAULT ROLE sneaky_role{host} TO '{user}'@'%'"
+        if engine == "mysql"
+        else f"SET DEFAULT ROLE sneaky_role FOR '{user}'@'%'"
+    )
+    with connect(cluster_id, "root") as root, root.cursor() as cursor:
+        for statement in (
+            f"CREATE ROLE IF NOT EXISTS sneaky_role{host}",
+            f"GRANT {READ_ONLY_BYPASS[engine]} ON *.* TO sneaky_role{host}",
+            f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY 'sneaky-pass'",
+            f"GRANT SELECT, INSERT ON shop.* TO '{user}'@'%'",
+            f"GRANT sneaky_role{host} TO '{user}'@'%'",
+            default_role,
+        ):
+            cursor.execute(statement)
+
+
+def test_a_connected_user_whose_bypass_comes_through_a_role_stops_the_cutover(sandbox, engine, connect, pair):
+    create_user_with_bypass_through_a_role(connect, engine, pair["blue"], "sneaky")
+    info = sandbox.describe(pair["blue"])
+    sneaky = user_connection(info.endpoint, info.port, "sneaky", "sneaky-pass", "shop")
+    try:
+        with sneaky.cursor() as cursor:
+            cursor.execute("SELECT CURRENT_ROLE()")  # the role is active in its session
+            assert "sneaky_role" in cursor.fetchone()[0]
+        with pytest.raises(CutoverFailed, match="can write through read_only") as failure:
+            cutover_operator(pair).execute({})
+    finally:
+        sneaky.close()
+    assert f"has {READ_ONLY_BYPASS[engine]} through role sneaky_role" in str(failure.value)
+    assert_untouched(sandbox, connect, pair, failure.value)
+
+
+def test_an_application_user_named_but_not_connected_is_checked_too(sandbox, engine, connect, pair):
+    create_user_with_bypass_through_a_role(connect, engine, pair["blue"], "sneaky2")
+    with pytest.raises(CutoverFailed, match="'sneaky2'") as failure:
+        cutover_operator(pair, application_users=["sneaky2"]).execute({})
+    assert_untouched(sandbox, connect, pair, failure.value)
+
+
+def test_the_master_users_other_sessions_are_ended_inside_the_freeze(sandbox, connect, pair):
+    """read_only does not stop the master user (Aurora 3): its other sessions must not outlive the freeze."""
+    dba = connect(pair["blue"], "admin", "shop")
+    with dba.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID()")
+        (dba_session,) = cursor.fetchone()
+    report = cutover_operator(pair).execute({})
+    assert any(ended.startswith(f"{dba_session} ") for ended in report["sessions_ended"]), report
+    with pytest.raises(pymysql.err.OperationalError), dba.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def test_a_write_running_long_on_blue_stops_the_cutover_before_any_change(sandbox, connect, pair):
+    writer = connect(pair["blue"], "app", "shop")
+    thread = threading.Thread(target=run_ignoring_errors(writer, SLOW_UPDATE))
+    thread.start()
+    try:
+        time.sleep(1.5)
+        with pytest.raises(CutoverFailed, match="writes that turning read_only on would wait for") as failure:
+            cutover_with(pair, limits=CutoverLimits(5, 5, max_statement_seconds=1)).run()
+    finally:
+        kill_query(connect, pair["blue"], writer)
+        thread.join()
+    assert_untouched(sandbox, connect, pair, failure.value)
+
+
+def test_a_write_that_starts_after_the_checks_cannot_hold_the_freeze_past_its_budget(sandbox, connect, pair):
+    """SET GLOBAL read_only waits for a running write, and new writes queue behind it: the wait
+    is bounded by the freeze budget (the session's lock_wait_timeout), then the cutover rolls back."""
+    load = LoadGenerator.in_sandbox(sandbox.state_dir, pair["endpoint"], rate=300)
+    load.start()
+    access = ClusterAccess(**PLANES)
+    blue = access.sql(pair["blue"])
+    writer = connect(pair["blue"], "app", "shop")
+    slow = threading.Thread(target=run_ignoring_errors(writer, SLOW_UPDATE))
+
+    class WriteStartsAfterTheChecks:
+        def __getattr__(self, name):
+            return getattr(blue, name)
+
+        def set_lock_wait_timeout(self, seconds):
+            blue.set_lock_wait_timeout(seconds)
+            slow.start()
+            time.sleep(0.5)  # the UPDATE is running, holding its write lock
+
+    budget = 2
+    try:
+        started = time.monotonic()
+        with pytest.raises(CutoverFailed) as failure:
+            cutover_with(pair, blue=WriteStartsAfterTheChecks(), limits=CutoverLimits(budget, 5)).run()
+        elapsed = time.monotonic() - started
+    finally:
+        kill_query(connect, pair["blue"], writer)
+        slow.join()
+        summary = load.stop()
+    report = failure.value.report
+    assert report.rolled_back is True and "Lock wait timeout" in report.failure
+    assert report.freeze_ms <= (budget + 1) * 1000, report.freeze_ms
+    assert elapsed < budget + 5
+    assert global_read_only(connect, pair["blue"]) == 0
+    assert summary.counters.acknowledged > 0
+    with connect(pair["blue"], "root") as blue_root:
+        assert missing_writes(load.acked_ids_file, blue_root) == []
+
+
+SLOW_UPDATE = "UPDATE customers SET name = name WHERE id = 3 AND SLEEP(30) = 0"
+
+
+def run_ignoring_errors(connection, statement):
+    def run():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        except pymysql.err.MySQLError:
+            pass  # ended by the test's kill
+
+    return run
+
+
+def kill_query(connect, cluster_id, victim):
+    with connect(cluster_id, "root") as root, root.cursor() as cursor:
+        cursor.execute(f"KILL QUERY {victim.thread_id()}")
 
 
 def test_green_dying_mid_cutover_rolls_back_and_loses_nothing(sandbox, connect, pair):

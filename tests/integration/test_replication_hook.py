@@ -23,7 +23,8 @@ from aurora_bluegreen.errors import (
     UserNotManagedByUs,
 )
 from aurora_bluegreen.gtid import MariadbGtidSet, MysqlGtidSet
-from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook, redact
+from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
+from aurora_bluegreen.hooks.sql_session import redact
 from aurora_bluegreen.models import BinlogPosition, CloneSpec
 from aurora_bluegreen.sandbox import Sandbox
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER, order_row

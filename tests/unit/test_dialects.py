@@ -2,17 +2,11 @@
 
 import pytest
 
-from aurora_bluegreen import dialects
-from aurora_bluegreen.dialects import (
-    Dialect,
-    Engine,
-    ServerVersion,
-    Statement,
-    detect_dialect,
-    is_replication_only,
-)
+from aurora_bluegreen import dialects, server_answers
+from aurora_bluegreen.dialects import Dialect, Engine, ServerVersion, Statement, detect_dialect
 from aurora_bluegreen.errors import ReadOnlyNeedsControlPlane
 from aurora_bluegreen.models import BinlogPosition
+from aurora_bluegreen.server_answers import is_replication_only
 
 AURORA2, AURORA3, MYSQL, MARIADB = Dialect.AURORA2, Dialect.AURORA3, Dialect.MYSQL, Dialect.MARIADB
 POSITION = BinlogPosition("mysql-bin-changelog.000003", 4278)
@@ -238,12 +232,12 @@ def test_binlog_retention_read_back():
         {"name": "binlog retention hours", "value": "24", "description": "..."},
         {"name": "source delay", "value": "0", "description": "..."},
     ]
-    assert dialects.binlog_retention_from_rows(AURORA3, configuration) == 24
+    assert server_answers.binlog_retention_from_rows(AURORA3, configuration) == 24
     unset = [{"name": "binlog retention hours", "value": None, "description": "..."}]
-    assert dialects.binlog_retention_from_rows(AURORA2, unset) is None
+    assert server_answers.binlog_retention_from_rows(AURORA2, unset) is None
     seconds = "@@global.binlog_expire_logs_seconds"
-    assert dialects.binlog_retention_from_rows(MYSQL, [{seconds: 2592000}]) == 720
-    assert dialects.binlog_retention_from_rows(MARIADB, [{seconds: 0}]) is None
+    assert server_answers.binlog_retention_from_rows(MYSQL, [{seconds: 2592000}]) == 720
+    assert server_answers.binlog_retention_from_rows(MARIADB, [{seconds: 0}]) is None
 
 
 def test_long_running_transactions_query():

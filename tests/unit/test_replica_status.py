@@ -4,8 +4,8 @@ The rows are shaped like real ones: MySQL 8.0's ``SHOW REPLICA STATUS`` (also Au
 MySQL 5.7's ``SHOW SLAVE STATUS`` (Aurora MySQL 2) and MariaDB 10.11's ``SHOW SLAVE STATUS``.
 """
 
-from aurora_bluegreen.dialects import replica_status_from_rows
 from aurora_bluegreen.models import BinlogPosition
+from aurora_bluegreen.server_answers import replica_status_from_rows
 
 BLUE_UUID = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 GREEN_UUID = "4a6b2c1d-0000-11ee-8f00-0242ac120002"

@@ -1,14 +1,11 @@
 """The data plane: the SQL side of one cluster (replication, read_only, users, the user's own SQL).
 
-One name for one thing: ``ClusterSqlHook`` is the hook, ``cutover.ClusterSql`` the protocol the
+One name for one thing: ``ClusterSqlHook`` is the hook, ``protocols.ClusterSql`` the protocol the
 domain modules need of it, and ``ClusterAccess.sql(cluster_id)`` where operators get one.
 
 Credentials come from an Airflow MySQL connection. Green exists only at run time and carries blue's
 users, so one connection serves both: ``host``/``port`` point its credentials at another endpoint.
-
-Secrets: ``DbApiHook.run`` logs statements with their parameters, so nothing here uses it. Every
-statement runs on the hook's own cursor, log lines are written by hand, and an error raised by a
-statement that carried a password is re-raised without it.
+How each statement runs (one connection, errors without secrets, logs) is ``sql_session.SqlSession``.
 """
 
 from __future__ import annotations
@@ -16,16 +13,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import attrs
-from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-from aurora_bluegreen import dialects
+from aurora_bluegreen import dialects, server_answers
 from aurora_bluegreen.consistency import TableShape
 from aurora_bluegreen.dialects import Dialect, Engine, ServerVersion, Statement
 from aurora_bluegreen.errors import (
@@ -36,10 +31,10 @@ from aurora_bluegreen.errors import (
 )
 from aurora_bluegreen.gtid import GtidSet, MariadbGtidSet, MysqlGtidSet
 from aurora_bluegreen.guardrails import GtidHistory
+from aurora_bluegreen.hooks.sql_session import SqlSession
 from aurora_bluegreen.models import BinlogPosition, ReplicaStatus, SourceState
 
 _NO_SUCH_GRANT = 1141
-_CONNECTION_LOST = {2006, 2013}
 # Same on MySQL and MariaDB: rows the previous statement on this connection changed.
 _ROW_COUNT = Statement("SELECT ROW_COUNT()")
 
@@ -70,6 +65,16 @@ class RunningStatement:
 
 
 @dataclass(frozen=True)
+class Session:
+    thread_id: int
+    user: str
+    host: str
+    command: str
+    seconds: int
+    query: str | None
+
+
+@dataclass(frozen=True)
 class OpenTransaction:
     thread_id: int
     seconds_open: int
@@ -77,7 +82,7 @@ class OpenTransaction:
     query: str | None
 
 
-class ClusterSqlHook(MySqlHook):
+class ClusterSqlHook(SqlSession):
     """The SQL side of one cluster: blue as a source, green as its replica, either one's read_only.
 
     :param mysql_conn_id: a MySQL connection with the cluster's master user.
@@ -109,10 +114,6 @@ class ClusterSqlHook(MySqlHook):
         self._held_logs: list | None = None
 
     # -- what the server is --------------------------------------------------------------------
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.connection.host}:{self.connection.port or 3306}"
 
     @cached_property
     def server_version(self) -> ServerVersion:
@@ -173,7 +174,7 @@ class ClusterSqlHook(MySqlHook):
 
     def binlog_retention_hours(self) -> int | None:
         rows = self._rows(dialects.show_binlog_retention(self.dialect))
-        return dialects.binlog_retention_from_rows(self.dialect, rows)
+        return server_answers.binlog_retention_from_rows(self.dialect, rows)
 
     def set_binlog_retention_hours(self, hours: int | None) -> None:
         """Keep binlogs this long, so green can still read them after a pause; None restores the default."""
@@ -205,6 +206,40 @@ class ClusterSqlHook(MySqlHook):
             return None
         history, own_id = self._first_row(dialects.own_gtid_evidence(engine))
         return GtidHistory(engine.value, history or "", str(own_id))
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    @property
+    def login(self) -> str:
+        """The user this hook logs in as: the cluster's master user."""
+        return self.connection.login
+
+    @cached_property
+    def session_id(self) -> int:
+        """This hook's own session on the server (it connects on first use)."""
+        (value,) = self._first_row(dialects.SESSION_ID)
+        return int(value)
+
+    def sessions(self) -> list[Session]:
+        """Every other client session on the server, with what it runs now."""
+        return [
+            Session(
+                int(r["thread_id"]),
+                r["user"],
+                r["host"] or "",
+                r["command"],
+                int(r["seconds"] or 0),
+                r["query"],
+            )
+            for r in self._rows(dialects.SESSIONS)
+        ]
+
+    def end_session(self, thread_id: int) -> None:
+        with self._logged(f"Ended session {thread_id}"):
+            self._run(dialects.end_session(self.dialect, thread_id))
+
+    def set_lock_wait_timeout(self, seconds: float) -> None:
+        self._run(dialects.set_lock_wait_timeout(seconds))
 
     # -- consistency snapshots -----------------------------------------------------------------
 
@@ -242,9 +277,33 @@ class ClusterSqlHook(MySqlHook):
             raise
 
     def grants_by_host(self, user: str) -> dict[str, list[str]]:
-        """``SHOW GRANTS`` for every account with this user name, keyed by host; empty if none."""
+        """``SHOW GRANTS`` for every account with this user name, keyed by host; empty if none.
+
+        The grants of every role the account holds follow its own, each line ending in
+        ``-- through role <name>``: a privilege that arrives through a role counts as much as a
+        direct one (Aurora 3's master user writes through read_only by ``rds_superuser_role``).
+        Every granted role is expanded, default or not: a session can ``SET ROLE`` at any time.
+        """
         hosts = [row["host"] for row in self._rows(dialects.user_hosts(user))]
-        return {host: self.replication_user_grants(user, host) or [] for host in hosts}
+        return {
+            host: self._grants_with_roles(self.replication_user_grants(user, host) or []) for host in hosts
+        }
+
+    def _grants_with_roles(self, grants: list[str]) -> list[str]:
+        expanded, seen = list(grants), set()
+        pending = server_answers.granted_roles(grants)
+        while pending:
+            role, host = pending.pop()
+            if (role, host) in seen:
+                continue
+            seen.add((role, host))
+            lines = [
+                next(iter(row.values()))
+                for row in self._rows(dialects.show_role_grants(self.server_version, role, host))
+            ]
+            expanded += [f"{line} -- through role {role}" for line in lines]
+            pending += server_answers.granted_roles(lines)
+        return expanded
 
     def replication_user_exists(self, user: str, host: str = "%") -> bool:
         return self.replication_user_grants(user, host) is not None
@@ -288,7 +347,7 @@ class ClusterSqlHook(MySqlHook):
         # Only a GTID replica needs its executed set, and the cutover reads this inside the freeze.
         if rows and self.server_version.engine is Engine.MARIADB and rows[0].get("Using_Gtid", "No") != "No":
             (gtid_slave_pos,) = self._first_row(dialects.MARIADB_GTID_SLAVE_POS)
-        status = dialects.replica_status_from_rows(rows, gtid_slave_pos)
+        status = server_answers.replica_status_from_rows(rows, gtid_slave_pos)
         if status is not None and dialects.is_coordinator_error(status.last_sql_errno, status.last_sql_error):
             worker = self._rows(dialects.WORKER_ERROR)
             if worker:
@@ -387,107 +446,9 @@ class ClusterSqlHook(MySqlHook):
         (affected,) = self._first_row(_ROW_COUNT)
         return SqlResult(columns, rows, int(affected), seconds)
 
-    # -- statements ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        if self._server_connection is not None:
-            self._server_connection.close()
-            self._server_connection = None
-
-    def _db(self) -> Any:
-        """One connection per hook, so a cutover pays for connecting only once."""
-        if self._server_connection is None:
-            connection = self.get_conn()
-            self.set_autocommit(connection, True)
-            self._server_connection = connection
-        return self._server_connection
-
-    def _rows(self, statement: Statement, *, secret: str | None = None) -> list[dict[str, Any]]:
-        """Run one statement; return its first result set as dicts keyed by column name."""
-        columns, rows = self._result(statement, secret=secret)
-        return [dict(zip(columns, row, strict=True)) for row in rows]
-
-    def _result(
-        self, statement: Statement, *, secret: str | None = None
-    ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run one statement; return its first result set's column names and rows as tuples."""
-        cursor = self._db().cursor()
-        try:
-            cursor.execute(statement.sql, statement.params or None)
-            columns = [column[0] for column in cursor.description or ()]
-            rows = [tuple(row) for row in cursor.fetchall()] if columns else []
-        except Exception as error:
-            failure = self._failure(statement, error, secret)
-        else:
-            return columns, rows
-        finally:
-            cursor.close()
-        # Raised outside the except block so the driver's error, which may quote the secret, is not
-        # attached as its context.
-        raise failure
-
-    def _run(self, statement: Statement, *, secret: str | None = None) -> None:
-        self._rows(statement, secret=secret)
-
-    def _first_row(self, statement: Statement) -> tuple[Any, ...]:
-        rows = self._rows(statement)
-        if not rows:
-            raise StatementFailed(f"{self.endpoint}: {statement.sql} returned no row", None)
-        return tuple(rows[0].values())
-
-    def _failure(self, statement: Statement, error: Exception, secret: str | None) -> StatementFailed:
-        has_code = len(error.args) == 2 and isinstance(error.args[0], int)
-        errno = error.args[0] if has_code else None
-        message = str(error.args[1]) if has_code else str(error)
-        if errno in _CONNECTION_LOST:
-            self.close()
-        if secret:
-            message = redact(message, secret)
-        return StatementFailed(
-            f"{self.endpoint}: {statement.sql} failed: ({errno}) {message}", errno, f"({errno}) {message}"
-        )
-
-    @contextmanager
-    def _logged(self, what: str) -> Iterator[None]:
-        """Log one line for a change that succeeded: what, where and how long it took."""
-        started = time.monotonic()
-        yield
-        line = ("%s on %s in %.1f ms", (what, self.endpoint, (time.monotonic() - started) * 1000))
-        if self._held_logs is None:
-            self.log.info(line[0], *line[1])
-        else:
-            self._held_logs.append((self.log, *line))
-
-    @contextmanager
-    def logs_held(self, into: list) -> Iterator[None]:
-        """Collect this hook's log lines in ``into`` instead of writing them, for a time-critical section."""
-        self._held_logs = into
-        try:
-            yield
-        finally:
-            self._held_logs = None
-
-
-def redact(message: str, secret: str) -> str:
-    """``message`` without ``secret``, as sent (escaped) or as the server read it.
-
-    After a syntax error the server quotes up to 80 characters of the statement, which can cut a
-    secret anywhere, so that quotation is dropped whole.
-    """
-    message = re.sub(r"near '.*' at line \d+", "near <statement withheld> at line ?", message, flags=re.S)
-    for form in {secret, secret.translate(_MYSQL_ESCAPES)}:
-        message = message.replace(form, "***")
-    return message
-
-
-# What mysql_real_escape_string does to a string literal.
-_MYSQL_ESCAPES = str.maketrans(
-    {"\\": "\\\\", "'": "\\'", '"': '\\"', "\0": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z"}
-)
-
 
 def _refuse_unless_replication_only(user: str, host: str, grants: Sequence[str]) -> None:
-    if not dialects.is_replication_only(grants):
+    if not server_answers.is_replication_only(grants):
         # MariaDB's SHOW GRANTS carries the password hash, which has no place in an error message.
         shown = "; ".join(re.sub(r" IDENTIFIED BY PASSWORD '[^']*'", "", grant) for grant in grants)
         raise UserNotManagedByUs(

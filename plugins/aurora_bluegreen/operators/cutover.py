@@ -38,6 +38,7 @@ class CutoverOperator(BlueGreenTask):
         "repoint",
         "replication_conn_id",
         "expected_green_writes",
+        "application_users",
     )
     ui_color = "#f4cccc"
     operator_extra_links = (CutoverReportLink(),)
@@ -54,9 +55,13 @@ class CutoverOperator(BlueGreenTask):
         reverse_replication: bool = True,
         consistency_check_max_rows: int = 1_000_000,
         expected_green_writes: Sequence[str] | None = None,
+        application_users: Sequence[str] | None = None,
+        max_statement_seconds: float = 5,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.application_users = application_users
+        self.max_statement_seconds = max_statement_seconds
         self.replication_conn_id = replication_conn_id
         self.max_freeze_seconds = max_freeze_seconds
         self.max_lag_seconds = max_lag_seconds
@@ -77,6 +82,9 @@ class CutoverOperator(BlueGreenTask):
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
         validation.positive_number("max_lag_seconds", self.max_lag_seconds)
         validation.positive_number("max_transaction_seconds", self.max_transaction_seconds)
+        validation.positive_number("max_statement_seconds", self.max_statement_seconds)
+        for user in self.application_users or ():
+            validation.mysql_user_name("application_users", user)
         parse_repoint_target(self.repoint)
         replication = validation.replication_credentials(self.replication_conn_id)
 
@@ -101,6 +109,7 @@ class CutoverOperator(BlueGreenTask):
             green_port=green_info.port,
             repointer=repointer_for(self.repoint, access.backend),
             expected_green_writes=tuple(self.expected_green_writes or ()),
+            application_users=tuple(self.application_users or ()),
             source_for_rollback=SourceEndpoint(
                 blue_info.endpoint, blue_info.port, replication.user, replication.password
             ),
@@ -108,6 +117,7 @@ class CutoverOperator(BlueGreenTask):
                 float(self.max_freeze_seconds),
                 float(self.max_lag_seconds),
                 float(self.max_transaction_seconds),
+                float(self.max_statement_seconds),
             ),
             approved=self._approved(context),
             reverse_replication=self.reverse_replication,

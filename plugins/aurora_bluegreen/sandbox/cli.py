@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pymysql
 
-from aurora_bluegreen import dialects
+from aurora_bluegreen import dialects, server_answers
 from aurora_bluegreen.errors import AuroraBlueGreenError
 from aurora_bluegreen.sandbox.endpoints import APP_ENDPOINT, read_endpoint
 from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ENGINES
@@ -123,7 +123,7 @@ def _live_state(sandbox: Sandbox, record: ClusterRecord) -> tuple[str, str]:
         row = cursor.fetchone()
         read_only = "ON" if row["read_only"] else "OFF"
         cursor.execute(dialects.show_replica_status(dialects.ServerVersion(row["version"])).sql)
-        replica = dialects.replica_status_from_rows(cursor.fetchall())
+        replica = server_answers.replica_status_from_rows(cursor.fetchall())
     if replica is None:
         return read_only, "-"
     summary = f"from {replica.source_port}: {replica.summary()}"
