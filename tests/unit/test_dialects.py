@@ -286,3 +286,25 @@ def test_replication_only_grants_as_each_engine_prints_them(grants):
 )
 def test_anything_more_is_not_a_replication_user(grants):
     assert not is_replication_only(grants)
+
+
+def test_granted_roles_reads_both_engines_listings():
+    assert server_answers.granted_roles(
+        [
+            "GRANT SELECT ON *.* TO `admin`@`%`",
+            "GRANT `rds_superuser_role`@`%`,`other`@`localhost` TO `admin`@`%`",
+        ]
+    ) == [("rds_superuser_role", "%"), ("other", "localhost")]
+    assert server_answers.granted_roles(["GRANT `rds_superuser_role` TO `admin`@`%`"]) == [
+        ("rds_superuser_role", None)
+    ]
+    assert server_answers.granted_roles(["GRANT rds_superuser_role TO 'admin'@'%'"]) == [
+        ("rds_superuser_role", None)
+    ]
+
+
+def test_sessions_are_ended_through_rds_kill_on_aurora():
+    assert dialects.end_session(AURORA3, 42) == Statement("CALL mysql.rds_kill(%s)", (42,))
+    assert dialects.end_session(AURORA2, 42) == Statement("CALL mysql.rds_kill(%s)", (42,))
+    assert dialects.end_session(MYSQL, 42) == Statement("KILL CONNECTION %s", (42,))
+    assert dialects.set_lock_wait_timeout(2.2) == Statement("SET SESSION lock_wait_timeout = %s", (3,))

@@ -4,8 +4,10 @@ from aurora_bluegreen.guardrails import (
     evidence_summary,
     guardrail_violations,
     read_only_bypass,
+    statements_the_freeze_waits_for,
     unseen_local_writes,
 )
+from aurora_bluegreen.hooks.cluster_sql import Session
 from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
 
 HEALTHY = ReplicaStatus("Yes", "Yes", 0, "blue", 3306, BinlogPosition("b.1", 9), BinlogPosition("b.1", 9))
@@ -73,3 +75,45 @@ def test_read_only_bypass_names_the_account_and_the_privilege():
     assert read_only_bypass({"%": ["GRANT CONNECTION_ADMIN ON *.* TO `app`@`%`"]}) == [
         "'%' has CONNECTION_ADMIN"
     ]
+
+
+def test_a_bypass_through_a_role_is_named_with_its_role():
+    grants = {
+        "%": [
+            "GRANT SELECT, INSERT ON `shop`.* TO `app2`@`%`",
+            "GRANT `sneaky_role`@`%` TO `app2`@`%`",
+            "GRANT CONNECTION_ADMIN ON *.* TO `sneaky_role`@`%` -- through role sneaky_role",
+        ]
+    }
+    assert read_only_bypass(grants) == ["'%' has CONNECTION_ADMIN through role sneaky_role"]
+    assert read_only_bypass({"%": ["GRANT SELECT ON *.* TO `r`@`%` -- through role r"]}) == []
+
+
+def test_only_writes_running_long_enough_hold_the_freeze():
+    def session(thread_id, command, seconds, query):
+        return Session(thread_id, "app", "10.0.0.5", command, seconds, query)
+
+    sessions = [
+        session(1, "Query", 30, "UPDATE orders SET quantity = 2"),
+        session(2, "Query", 30, "SELECT * FROM orders"),
+        session(3, "Query", 30, "  (SELECT 1)"),
+        session(4, "Sleep", 300, None),
+        session(5, "Query", 2, "DELETE FROM orders WHERE id = 1"),
+        session(6, "Query", 9, "insert into orders values (1)"),
+    ]
+    assert statements_the_freeze_waits_for(sessions, 5) == [
+        "thread 1 (app) for 30s: UPDATE orders SET quantity = 2",
+        "thread 6 (app) for 9s: insert into orders values (1)",
+    ]
+
+
+def test_bypass_users_and_long_writes_are_violations_that_say_what_to_do():
+    facts = GuardrailFacts(
+        replica=None,
+        max_lag_seconds=5,
+        long_statements=["thread 1 (app) for 30s: UPDATE orders"],
+        bypass_users=["'app2' ('%' has READ_ONLY ADMIN through role sneaky_role)"],
+    )
+    text = " | ".join(guardrail_violations(facts))
+    assert "writes that turning read_only on would wait for: thread 1" in text
+    assert "'app2' ('%' has READ_ONLY ADMIN through role sneaky_role)" in text and "Revoke" in text
