@@ -11,6 +11,7 @@ Every builder returns a ``Statement``; values always travel as driver parameters
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Collection, Sequence
@@ -116,11 +117,24 @@ def detect_dialect(
 # Statements that every dialect shares.
 VERSION = Statement("SELECT @@global.version, @@global.version_comment")
 AURORA_VERSION = Statement("SELECT aurora_version()")
+_PROCEDURES_WE_ASK_ABOUT = (
+    "rds_set_external_source",
+    "rds_set_external_master",
+    "rds_set_read_only",
+    "rds_set_binlog_source_ssl",
+)
 RDS_PROCEDURES = Statement(
     "SELECT ROUTINE_NAME FROM information_schema.ROUTINES"
-    " WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN (%s, %s, %s)",
-    ("rds_set_external_source", "rds_set_external_master", "rds_set_read_only"),
+    " WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN (%s, %s, %s, %s)",
+    _PROCEDURES_WE_ASK_ABOUT,
 )
+# Set (to the certificate's end date) where the server accepts TLS connections; empty where not.
+TLS_OFFERED = Statement("SHOW GLOBAL STATUS LIKE 'Ssl_server_not_after'")
+# Aurora MySQL 3.06+: TLS for the binlog connection of a replica set up with the rds procedures,
+# whose own ssl_encryption argument needs imported client certificates ("If you haven't imported
+# an custom SSL certificate, then set this parameter to 0 and use mysql.rds_set_binlog_source_ssl",
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/mysql-stored-proc-replicating.html).
+BINLOG_SOURCE_SSL_ON = Statement("CALL mysql.rds_set_binlog_source_ssl(1)")
 BINLOG_SETTINGS = Statement("SELECT @@global.log_bin, @@global.binlog_format")
 READ_ONLY = Statement("SELECT @@global.read_only")
 MARIADB_GTID_SLAVE_POS = Statement("SELECT @@global.gtid_slave_pos")
@@ -257,9 +271,11 @@ def set_external_source(
 ) -> Statement:
     """Point this server at a source, starting at a binlog file and position."""
     if dialect.uses_rds_procedures:
+        # On Aurora 3 TLS comes from rds_set_binlog_source_ssl afterwards (see BINLOG_SOURCE_SSL_ON).
+        rds_ssl = int(ssl and dialect is Dialect.AURORA2)
         return Statement(
             f"CALL mysql.{_rds_external(dialect, 'set')}(%s, %s, %s, %s, %s, %s, %s)",
-            (host, port, user, password, position.file, position.position, int(ssl)),
+            (host, port, user, password, position.file, position.position, rds_ssl),
         )
     if dialect is Dialect.MYSQL:
         # GET_SOURCE_PUBLIC_KEY lets a caching_sha2_password user authenticate without TLS.
@@ -285,9 +301,11 @@ def set_external_source_auto_position(
     On MariaDB the start is the replica's ``gtid_slave_pos``, which must hold the clone's GTID position.
     """
     if dialect.uses_rds_procedures:
+        # The auto-position procedures ignore ssl_encryption ("This option isn't currently
+        # implemented"); Aurora 3 encrypts through rds_set_binlog_source_ssl instead.
         return Statement(
             f"CALL mysql.{_rds_external(dialect, 'set')}_with_auto_position(%s, %s, %s, %s, %s)",
-            (host, port, user, password, int(ssl)),
+            (host, port, user, password, 0),
         )
     if dialect is Dialect.MYSQL:
         return Statement(
@@ -367,8 +385,26 @@ def wait_for_gtid_set(gtid_set: str, timeout_seconds: float) -> Statement:
 
 
 # The replication user.
-def create_user(user: str, host: str, password: str) -> Statement:
-    return Statement("CREATE USER %s@%s IDENTIFIED BY %s", (user, host, password))
+def create_user(
+    server: ServerVersion, user: str, host: str, password: str, *, require_ssl: bool
+) -> Statement:
+    """A user whose password never reaches the binary log in plain text.
+
+    MySQL (and Aurora, which is MySQL) writes ``CREATE USER ... IDENTIFIED BY`` to its binlog with
+    the password already replaced by its hash. MariaDB writes the statement as sent, so there the
+    statement carries the hash itself (``mysql_native_password``'s, of the password's UTF-8 bytes).
+    """
+    tls = " REQUIRE SSL" if require_ssl else ""
+    if server.engine is Engine.MARIADB:
+        return Statement(
+            f"CREATE USER %s@%s IDENTIFIED BY PASSWORD %s{tls}", (user, host, native_password_hash(password))
+        )
+    return Statement(f"CREATE USER %s@%s IDENTIFIED BY %s{tls}", (user, host, password))
+
+
+def native_password_hash(password: str) -> str:
+    """``mysql_native_password``'s stored form: ``*`` and the upper-case hex of SHA1(SHA1(password))."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode("utf-8")).digest()).hexdigest().upper()
 
 
 def grant_replication(user: str, host: str) -> Statement:

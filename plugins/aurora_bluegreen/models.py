@@ -250,6 +250,8 @@ class ReplicationSummary:
     binlog_retention_hours: int
     previous_binlog_retention_hours: int | None
     dialect: str
+    tls: bool = False
+    """Whether green reads blue's binlog over TLS."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -41,10 +41,12 @@ class ReplicationSetup:
     retention_hours: int
     use_gtid: bool | None = None
     """None: GTID auto-position exactly where blue runs gtid_mode=ON, else file and position."""
-    ssl: bool = False
+    ssl: bool | None = None
+    """None: TLS wherever blue offers it and green can use it without imported certificates."""
     start_timeout: float = 60
 
     def run(self) -> ReplicationSummary:
+        tls = self._tls()
         with logged_step(
             log, "Binlog retention on %s set to %sh", self.blue_cluster_id, self.retention_hours
         ) as note:
@@ -52,14 +54,16 @@ class ReplicationSetup:
             self.blue.set_binlog_retention_hours(self.retention_hours)
             note(f"was {previous}")
         with logged_step(log, "Replication user %s on %s", self.source.user, self.blue_cluster_id) as note:
-            created = self.blue.ensure_replication_user(self.source.user, self.source.password)
+            created = self.blue.ensure_replication_user(
+                self.source.user, self.source.password, require_ssl=tls
+            )
             note(
                 "created with REPLICATION SLAVE only" if created else "reused: it has REPLICATION SLAVE only"
             )
         with logged_step(log, "Green %s made read-only", self.green_cluster_id):
             self.green_read_only.set_read_only(True)
         use_gtid = self._gtid_or_position()
-        self._attach_green(use_gtid)
+        self._attach_green(use_gtid, tls)
         self._confirm_running()
         return ReplicationSummary(
             green_cluster_id=self.green_cluster_id,
@@ -71,7 +75,14 @@ class ReplicationSetup:
             binlog_retention_hours=self.retention_hours,
             previous_binlog_retention_hours=previous,
             dialect=self.green.dialect.value,
+            tls=tls,
         )
+
+    def _tls(self) -> bool:
+        """Replication between clusters is encrypted wherever it can be (Aurora 3.06+ natively)."""
+        if self.ssl is not None:
+            return self.ssl
+        return self.green.can_encrypt_replication and self.blue.offers_tls()
 
     def _gtid_or_position(self) -> bool:
         if self.use_gtid is not None:
@@ -84,7 +95,7 @@ class ReplicationSetup:
             or self.coordinates.position is None
         )
 
-    def _attach_green(self, use_gtid: bool) -> None:
+    def _attach_green(self, use_gtid: bool, tls: bool) -> None:
         status = self.green.replica_status()
         if (
             status is not None
@@ -102,11 +113,12 @@ class ReplicationSetup:
         start = "GTID auto-position" if use_gtid else self.coordinates.position
         with logged_step(
             log,
-            "Replication on %s started from %s:%s at %s",
+            "Replication on %s started from %s:%s at %s%s",
             self.green_cluster_id,
             self.source.host,
             self.source.port,
             start,
+            " over TLS" if tls else " (not encrypted: blue offers no TLS, or green cannot use it)",
         ):
             if status is not None:
                 self.green.stop_replication()
@@ -118,7 +130,7 @@ class ReplicationSetup:
                 self.source.password,
                 None if use_gtid else self.coordinates.position,
                 gtid=use_gtid,
-                ssl=self.ssl,
+                ssl=tls,
             )
             self.green.start_replication()
 

@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+import pymysql
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from helpers import sandbox_connections, write_orders
@@ -352,3 +353,57 @@ def test_preflight_refuses_an_application_user_that_writes_through_read_only(
         PreflightOperator(**arguments, application_users=["app_bypass"]).execute({})
     with pytest.raises(ValueError, match="'nobody_here' is not a user on blue"):
         PreflightOperator(**arguments, application_users=["nobody_here"]).execute({})
+
+
+def binlog_text(connection) -> str:
+    """Every event of every binary log and relay log the server keeps, as SHOW ... EVENTS prints it."""
+    texts = []
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW BINARY LOGS")
+        for log_name, *_ in cursor.fetchall():
+            cursor.execute("SHOW BINLOG EVENTS IN %s", (log_name,))
+            texts += [str(row) for row in cursor.fetchall()]
+        try:
+            cursor.execute("SHOW RELAYLOG EVENTS")
+            texts += [str(row) for row in cursor.fetchall()]
+        except pymysql.err.MySQLError:
+            pass  # not a replica (any more)
+    return "\n".join(texts)
+
+
+def test_no_binlog_or_relay_log_holds_the_replication_password(sandbox, connect, deployment, connections):
+    """The replication user is created on blue, and on green for reverse replication: its password
+    must reach neither binlog (and so no relay log, backup or downstream replica) in plain text."""
+    clone_and_replicate(deployment, connections)
+    wait_caught_up(deployment, connections)
+    cutover(deployment, connections)
+    # As sent, as a client escapes it, and a fragment that survives any quoting.
+    forms = {REPLICATION_PASSWORD, pymysql.converters.escape_string(REPLICATION_PASSWORD), "wörd-ß"}
+    for cluster_id in (deployment["blue"], deployment["green"]):
+        text = binlog_text(connect(cluster_id, "root"))
+        assert "repl_bluegreen" in text or cluster_id == deployment["green"], "no CREATE USER logged at all?"
+        for form in forms:
+            assert form not in text, f"the replication password is in {cluster_id}'s binary or relay logs"
+
+
+def test_replication_between_clusters_is_encrypted_where_the_engine_offers_tls(
+    sandbox, engine, connect, deployment, connections
+):
+    _, summary = clone_and_replicate(deployment, connections)
+    wait_caught_up(deployment, connections)
+    green = connect(deployment["green"], "root")
+    with connect(deployment["blue"], "root") as blue, blue.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Ssl_server_not_after'")
+        offered = bool((cursor.fetchone() or (None, ""))[1])
+        cursor.execute("SHOW CREATE USER %s@'%%'", (REPLICATION_LOGIN,))
+        create_user = cursor.fetchone()[0]
+    assert summary["tls"] is offered
+    if engine == "mysql":
+        # MySQL has TLS by default: the user may only log in over TLS, and it does replicate, so
+        # the channel is encrypted; the replica says so too.
+        assert offered and "REQUIRE SSL" in create_user
+        with green.cursor() as cursor:
+            cursor.execute("SELECT SSL_ALLOWED FROM performance_schema.replication_connection_configuration")
+            assert cursor.fetchone() == ("YES",)
+    else:
+        assert "REQUIRE SSL" not in create_user  # no certificate on the sandbox's MariaDB: plain text

@@ -115,8 +115,9 @@ def test_set_external_source_at_a_position():
 
 
 def test_set_external_source_with_gtid_auto_position():
+    # Aurora's auto-position procedures ignore ssl_encryption: TLS comes from rds_set_binlog_source_ssl.
     assert dialects.set_external_source_auto_position(AURORA3, *SOURCE, ssl=True) == Statement(
-        "CALL mysql.rds_set_external_source_with_auto_position(%s, %s, %s, %s, %s)", (*SOURCE, 1)
+        "CALL mysql.rds_set_external_source_with_auto_position(%s, %s, %s, %s, %s)", (*SOURCE, 0)
     )
     assert dialects.set_external_source_auto_position(AURORA2, *SOURCE, ssl=False) == Statement(
         "CALL mysql.rds_set_external_master_with_auto_position(%s, %s, %s, %s, %s)", (*SOURCE, 0)
@@ -140,8 +141,9 @@ def test_secrets_travel_only_as_parameters():
             dialects.set_external_source_auto_position(dialect, *SOURCE, ssl=False),
         ):
             assert "s3cr" not in statement.sql and "s3cr'et" in statement.params
-    statement = dialects.create_user("repl_user", "%", "s3cr'et")
-    assert statement == Statement("CREATE USER %s@%s IDENTIFIED BY %s", ("repl_user", "%", "s3cr'et"))
+    for server in (MYSQL_9, MARIADB_10):
+        statement = dialects.create_user(server, "repl_user", "%", "s3cr'et", require_ssl=False)
+        assert "s3cr" not in statement.sql
 
 
 @pytest.mark.parametrize(
@@ -308,3 +310,15 @@ def test_sessions_are_ended_through_rds_kill_on_aurora():
     assert dialects.end_session(AURORA2, 42) == Statement("CALL mysql.rds_kill(%s)", (42,))
     assert dialects.end_session(MYSQL, 42) == Statement("KILL CONNECTION %s", (42,))
     assert dialects.set_lock_wait_timeout(2.2) == Statement("SET SESSION lock_wait_timeout = %s", (3,))
+
+
+def test_users_are_created_so_that_no_binlog_holds_the_password():
+    """MySQL (Aurora) rewrites the password to its hash in the binlog; MariaDB logs the statement
+    as sent, so it gets the hash itself."""
+    mysql = dialects.create_user(MYSQL_9, "repl", "%", "s3cr'et", require_ssl=True)
+    assert mysql == Statement("CREATE USER %s@%s IDENTIFIED BY %s REQUIRE SSL", ("repl", "%", "s3cr'et"))
+    mariadb = dialects.create_user(MARIADB_10, "repl", "%", "s3cr'et", require_ssl=False)
+    assert mariadb.sql == "CREATE USER %s@%s IDENTIFIED BY PASSWORD %s"
+    assert "s3cr'et" not in mariadb.params
+    # The hash MySQL and MariaDB compute for PASSWORD('password').
+    assert dialects.native_password_hash("password") == "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"

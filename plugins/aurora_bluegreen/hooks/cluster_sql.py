@@ -308,18 +308,25 @@ class ClusterSqlHook(SqlSession):
     def replication_user_exists(self, user: str, host: str = "%") -> bool:
         return self.replication_user_grants(user, host) is not None
 
-    def ensure_replication_user(self, user: str, password: str, host: str = "%") -> bool:
+    def ensure_replication_user(
+        self, user: str, password: str, host: str = "%", require_ssl: bool = False
+    ) -> bool:
         """Create ``user`` with REPLICATION SLAVE only; True if created, False if ours already existed.
 
         An existing user with anything beyond REPLICATION SLAVE is someone else's: UserNotManagedByUs.
-        The password of an existing user is left as it is.
+        The password of an existing user is left as it is. ``require_ssl``: the user may log in
+        over TLS only, so replication cannot silently fall back to plain text.
         """
         grants = self.replication_user_grants(user, host)
         if grants is not None:
             _refuse_unless_replication_only(user, host, grants)
             return False
-        with self._logged(f"Created replication user {user}@{host} with REPLICATION SLAVE only"):
-            self._run(dialects.create_user(user, host, password), secret=password)
+        tls = " (TLS required)" if require_ssl else ""
+        with self._logged(f"Created replication user {user}@{host} with REPLICATION SLAVE only{tls}"):
+            statement = dialects.create_user(
+                self.server_version, user, host, password, require_ssl=require_ssl
+            )
+            self._run(statement, secret=password)
             try:
                 self._run(dialects.grant_replication(user, host))
             except StatementFailed:
@@ -385,6 +392,21 @@ class ClusterSqlHook(SqlSession):
         )
         with self._logged(what):
             self._run(statement, secret=password)
+            if ssl and self.dialect is Dialect.AURORA3:
+                self._run(dialects.BINLOG_SOURCE_SSL_ON)
+
+    def offers_tls(self) -> bool:
+        """Whether this server accepts TLS connections (it has a certificate loaded)."""
+        rows = self._rows(dialects.TLS_OFFERED)
+        return bool(rows and rows[0].get("Value"))
+
+    @property
+    def can_encrypt_replication(self) -> bool:
+        """Whether this server, as a replica, can connect to its source over TLS without imported
+        client certificates: natively, or on Aurora MySQL 3.06+ by rds_set_binlog_source_ssl."""
+        if self.dialect.uses_rds_procedures:
+            return self.dialect is Dialect.AURORA3 and "rds_set_binlog_source_ssl" in self.rds_procedures
+        return True
 
     def start_replication(self) -> None:
         with self._logged("Started replication"):

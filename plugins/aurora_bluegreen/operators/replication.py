@@ -35,7 +35,7 @@ class StartBinlogReplicationOperator(BlueGreenTask):
         replication_conn_id: str,
         binlog_retention_hours: int = 24,
         use_gtid: bool | None = None,
-        ssl: bool = False,
+        ssl: bool | None = None,
         start_timeout: float = 60,
         **kwargs: Any,
     ) -> None:
