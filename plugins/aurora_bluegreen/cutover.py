@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from aurora_bluegreen.catchup import is_caught_up
 from aurora_bluegreen.consistency import ConsistencyCheck
@@ -33,14 +32,8 @@ from aurora_bluegreen.errors import (
     WaitTimedOut,
 )
 from aurora_bluegreen.gtid import GtidSet, MysqlGtidSet
-from aurora_bluegreen.guardrails import (
-    GuardrailFacts,
-    evidence_summary,
-    guardrail_violations,
-    read_only_bypass,
-    statements_the_freeze_waits_for,
-    unseen_local_writes,
-)
+from aurora_bluegreen.guardrail_facts import read_guardrail_facts
+from aurora_bluegreen.guardrails import evidence_summary, guardrail_violations
 from aurora_bluegreen.models import (
     BinlogPosition,
     CutoverReport,
@@ -53,12 +46,6 @@ from aurora_bluegreen.protocols import ClusterSql, ReadOnlySwitch
 from aurora_bluegreen.repointers.protocol import Repointer
 
 log = logging.getLogger(__name__)
-
-
-# Accounts of the platform, not of any application: Aurora's own rdsadmin, which is always
-# connected and holds every privilege, and the sandbox's root, which plays it. Their sessions
-# neither count as a read_only bypass nor are ended.
-PLATFORM_ACCOUNTS = frozenset({"rdsadmin", "root"})
 
 
 @dataclass(frozen=True)
@@ -234,7 +221,7 @@ class Cutover:
         source = self.source_for_rollback
         made = "found"
         if not self._reverse_user_exists:
-            self.green.ensure_replication_user(source.user, source.password)
+            self.green.ensure_replication_user(source.user, source.password, require_ssl=source.tls)
             made = "created"
         report.green_start_position = self.green.source_position()
         return f"{made} {source.user} on green; green starts taking writes at {report.green_start_position}"
@@ -253,6 +240,7 @@ class Cutover:
                     source.user,
                     source.password,
                     report.green_start_position,
+                    ssl=source.tls,
                 )
                 self.blue.start_replication()
                 status = self._until_replicating(self.blue)
@@ -275,18 +263,6 @@ class Cutover:
             status = cluster.replica_status()
         return status
 
-    def _bypass_users(self, sessions: list[Any]) -> list[str]:
-        """Users besides the master user who could write through read_only: connected now, or the
-        application's. The master user's own sessions are ended inside the freeze instead."""
-        users = {session.user for session in sessions} - PLATFORM_ACCOUNTS
-        users = (users | set(self.application_users)) - {self.blue.login}
-        found = []
-        for user in sorted(users):
-            bypass = read_only_bypass(self.blue.grants_by_host(user))
-            if bypass:
-                found.append(f"{user!r} ({', '.join(bypass)})")
-        return found
-
     def _end_writing_sessions(self, report: CutoverReport) -> str:
         """Inside the freeze: end the master user's other sessions, which read_only does not stop
         (CONNECTION_ADMIN through rds_superuser_role on Aurora 3), so none keeps writing to blue."""
@@ -302,27 +278,16 @@ class Cutover:
             else "no other session can write through read_only"
         )
 
-    def _green_local_writes(self) -> list[str] | None:
-        green, blue = self.green.gtid_history(), self.blue.gtid_history()
-        return None if green is None or blue is None else unseen_local_writes(green, blue)
-
     def _check_guardrails(self) -> str:
-        self._green_at_start = self.green.replica_status()
-        sessions = self.blue.sessions()
-        facts = GuardrailFacts(
-            replica=self._green_at_start,
-            long_statements=statements_the_freeze_waits_for(sessions, self.limits.max_statement_seconds),
-            bypass_users=self._bypass_users(sessions),
-            max_lag_seconds=self.limits.max_lag_seconds,
-            long_transactions=[
-                f"thread {t.thread_id} open {t.seconds_open}s ({t.query or 'idle in transaction'})"
-                for t in self.blue.long_running_transactions(self.limits.max_transaction_seconds)
-            ],
-            running_ddl=[f"thread {s.thread_id}: {s.query}" for s in self.blue.running_ddl()],
-            green_local_writes=self._green_local_writes(),
+        facts = read_guardrail_facts(
+            self.blue,
+            self.green,
+            self.limits,
             approved=self.approved,
             expected_green_writes=self.expected_green_writes,
+            application_users=self.application_users,
         )
+        self._green_at_start = facts.replica
         violations = guardrail_violations(facts)
         if violations:
             raise GuardrailFailed("; ".join(violations))
@@ -423,7 +388,9 @@ class Cutover:
         resume_at = report.green_executed_position
         if resume_at is None:
             raise ClusterStateError("green was reset without a known position")
-        self.green.set_external_source(source.host, source.port, source.user, source.password, resume_at)
+        self.green.set_external_source(
+            source.host, source.port, source.user, source.password, resume_at, ssl=source.tls
+        )
 
     def _resume(self, report: CutoverReport) -> CutoverReport:
         """Finish a cutover whose worker died after green stopped being a replica.

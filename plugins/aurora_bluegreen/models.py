@@ -334,6 +334,8 @@ class SourceEndpoint:
     port: int
     user: str
     password: str
+    tls: bool = False
+    """Replicate over TLS, and create the user with REQUIRE SSL."""
 
     def __repr__(self) -> str:
-        return f"SourceEndpoint(host={self.host!r}, port={self.port}, user={self.user!r})"
+        return f"SourceEndpoint(host={self.host!r}, port={self.port}, user={self.user!r}, tls={self.tls})"

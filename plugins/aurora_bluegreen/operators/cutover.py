@@ -73,56 +73,9 @@ class CutoverOperator(BlueGreenTask):
         self.expected_green_writes = expected_green_writes
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from aurora_bluegreen.cutover import Cutover, CutoverLimits
         from aurora_bluegreen.errors import CutoverFailed
-        from aurora_bluegreen.models import SourceEndpoint
-        from aurora_bluegreen.repointers.registry import parse_repoint_target, repointer_for
 
-        self._check_pair()
-        validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
-        validation.positive_number("max_lag_seconds", self.max_lag_seconds)
-        validation.positive_number("max_transaction_seconds", self.max_transaction_seconds)
-        validation.positive_number("max_statement_seconds", self.max_statement_seconds)
-        for user in self.application_users or ():
-            validation.mysql_user_name("application_users", user)
-        parse_repoint_target(self.repoint)
-        replication = validation.replication_credentials(self.replication_conn_id)
-
-        access = self._access()
-        blue_info = access.backend.describe(self.blue_cluster_id)
-        green_info = access.backend.describe(self.green_cluster_id)
-        if not may_become_writer(self.green_cluster_id, green_info.tags, blue_info.tags):
-            raise NotManagedByUs(
-                f"{self.green_cluster_id} was not created by aurora-bluegreen, nor is it the source "
-                f"of {self.blue_cluster_id}; refusing to make it writable"
-            )
-        blue = access.sql(self.blue_cluster_id)
-        green = access.sql(self.green_cluster_id)
-        cutover = Cutover(
-            blue_cluster_id=self.blue_cluster_id,
-            green_cluster_id=self.green_cluster_id,
-            blue=blue,
-            blue_read_only=access.read_only_switch(self.blue_cluster_id, blue),
-            green=green,
-            green_read_only=access.read_only_switch(self.green_cluster_id, green),
-            green_host=green_info.endpoint,
-            green_port=green_info.port,
-            repointer=repointer_for(self.repoint, access.backend),
-            expected_green_writes=tuple(self.expected_green_writes or ()),
-            application_users=tuple(self.application_users or ()),
-            source_for_rollback=SourceEndpoint(
-                blue_info.endpoint, blue_info.port, replication.user, replication.password
-            ),
-            limits=CutoverLimits(
-                float(self.max_freeze_seconds),
-                float(self.max_lag_seconds),
-                float(self.max_transaction_seconds),
-                float(self.max_statement_seconds),
-            ),
-            approved=self._approved(context),
-            reverse_replication=self.reverse_replication,
-            consistency=self._consistency_check(access),
-        )
+        cutover = self._assemble(context, self._check_inputs())
         try:
             report = cutover.run()
         except CutoverFailed as failure:
@@ -137,6 +90,68 @@ class CutoverOperator(BlueGreenTask):
                 + "; ".join(report.consistency["mismatched"])
             )
         return report.to_dict()
+
+    def _check_inputs(self) -> validation.ReplicationCredentials:
+        """Everything refused before anything changes; returns the replication user's credentials."""
+        from aurora_bluegreen.repointers.registry import parse_repoint_target
+
+        self._check_pair()
+        for field in (
+            "max_freeze_seconds",
+            "max_lag_seconds",
+            "max_transaction_seconds",
+            "max_statement_seconds",
+        ):
+            validation.positive_number(field, getattr(self, field))
+        for user in self.application_users or ():
+            validation.mysql_user_name("application_users", user)
+        parse_repoint_target(self.repoint)
+        return validation.replication_credentials(self.replication_conn_id)
+
+    def _assemble(self, context: Any, replication: validation.ReplicationCredentials) -> Any:
+        """The domain's Cutover, with both clusters, the repointer and the limits; refuses a target
+        that is neither our clone nor the cluster our clone came from."""
+        from aurora_bluegreen.cutover import Cutover, CutoverLimits
+        from aurora_bluegreen.models import SourceEndpoint
+        from aurora_bluegreen.repointers.registry import repointer_for
+
+        access = self._access()
+        blue_info = access.backend.describe(self.blue_cluster_id)
+        green_info = access.backend.describe(self.green_cluster_id)
+        if not may_become_writer(self.green_cluster_id, green_info.tags, blue_info.tags):
+            raise NotManagedByUs(
+                f"{self.green_cluster_id} was not created by aurora-bluegreen, nor is it the source "
+                f"of {self.blue_cluster_id}; refusing to make it writable"
+            )
+        blue, green = access.sql(self.blue_cluster_id), access.sql(self.green_cluster_id)
+        # Both directions (reverse replication, and green back on blue in a rollback) use TLS only
+        # where both clusters offer it and can use it.
+        tls = all(hook.offers_tls() and hook.can_encrypt_replication for hook in (blue, green))
+        return Cutover(
+            blue_cluster_id=self.blue_cluster_id,
+            green_cluster_id=self.green_cluster_id,
+            blue=blue,
+            blue_read_only=access.read_only_switch(self.blue_cluster_id, blue),
+            green=green,
+            green_read_only=access.read_only_switch(self.green_cluster_id, green),
+            green_host=green_info.endpoint,
+            green_port=green_info.port,
+            repointer=repointer_for(self.repoint, access.backend),
+            expected_green_writes=tuple(self.expected_green_writes or ()),
+            application_users=tuple(self.application_users or ()),
+            source_for_rollback=SourceEndpoint(
+                blue_info.endpoint, blue_info.port, replication.user, replication.password, tls=tls
+            ),
+            limits=CutoverLimits(
+                float(self.max_freeze_seconds),
+                float(self.max_lag_seconds),
+                float(self.max_transaction_seconds),
+                float(self.max_statement_seconds),
+            ),
+            approved=self._approved(context),
+            reverse_replication=self.reverse_replication,
+            consistency=self._consistency_check(access),
+        )
 
     def _consistency_check(self, access: ClusterAccess) -> Any:
         """Separate connections: the snapshots must outlive the replication resets on green."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.errors import MigrationBrokeReplication, ReplicationBroken
+from aurora_bluegreen.guardrail_facts import green_local_writes
 from aurora_bluegreen.operators.cluster_access import ClusterAccess
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 from aurora_bluegreen.timing import Stopwatch
@@ -85,7 +86,7 @@ class ApplyMigrationsOperator(BlueGreenTask):
                 f"({status.error or status.summary() if status else 'not configured'}); nothing was applied"
             )
         applied = self._apply(access, blue, green, files)
-        local_writes = _unseen_local_writes(green, blue)
+        local_writes = green_local_writes(blue, green)
         self.log.info(
             "Applied %d statements from %d files to green %s in %.2fs; replication still runs (%s)",
             len(applied),
@@ -177,15 +178,6 @@ def _breakage_message(green_id: str, applied: list[tuple[Any, str]], reason: str
         "Blue is untouched; tear green down (aurora_bluegreen_teardown) and deploy again with a "
         "change blue's writes can still be applied to."
     )
-
-
-def _unseen_local_writes(green: Any, blue: Any) -> list[str] | None:
-    from aurora_bluegreen.guardrails import unseen_local_writes
-
-    green_history, blue_history = green.gtid_history(), blue.gtid_history()
-    if green_history is None or blue_history is None:
-        return None
-    return unseen_local_writes(green_history, blue_history)
 
 
 def migrations_markdown(result: dict[str, Any] | None) -> str:
