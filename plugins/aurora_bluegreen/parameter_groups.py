@@ -3,7 +3,13 @@
 The blog's rules: green is made read-only through a parameter group, and that group must never be
 one blue uses, or setting ``read_only=1`` in it would freeze production. A named group that blue's
 writer does not use is set read-only and attached; a group that is blue's, or missing, is replaced
-by a new one in blue's family.
+by a copy of blue's.
+
+Green never gets an empty group: a new group holds the engine's defaults, and on Aurora MySQL those
+turn binary logging off (``binlog_format=OFF``), while after the cutover old blue must replicate
+from green. So green's own group is a copy of blue's; only where blue uses the engine's default
+group, which AWS lets nobody copy, is a new group created, and it is given the default group's
+binlog settings explicitly (they are blue's, since blue runs with that group).
 
 One rule is stricter here than in the blog: this tool writes only to groups it created (tagged
 ``managed-by=aurora-bluegreen``) and that no cluster other than green uses. A group someone else
@@ -18,17 +24,22 @@ attached as it is and never written.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
-from aurora_bluegreen.errors import InvalidInput
+from aurora_bluegreen.errors import ClusterStateError, InvalidInput
 
 _AURORA_VERSION = re.compile(r"^(?P<mysql>\d+\.\d+)\.(?:mysql_aurora\.(?P<aurora>\d+(?:\.\d+)*)|\w+)")
 _FAST_READ_ONLY_SINCE = (3, 6)
 """Aurora MySQL 3.06 added ``mysql.rds_set_read_only``, which switches read_only in milliseconds."""
 
 DEFAULT_GROUP_PREFIX = "default."
+BINLOG_PARAMETERS = ("binlog_format", "binlog_row_image", "binlog_checksum")
+"""The cluster-level settings that decide whether a server writes binlogs and what a replica reads
+in them. ``binlog_format`` is a cluster parameter on Aurora MySQL 2 and 3; OFF (the default) means
+no binlogs (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_LogAccess.MySQL.BinaryFormat.html)."""
 
 
 class Level(str, Enum):
@@ -94,7 +105,8 @@ class Action(str, Enum):
     WRITE = "write"
     """A group this tool made for green already (a retry): set read_only in it."""
     CREATE = "create"
-    """Create an empty group in blue's family, tagged as ours, and set read_only in it."""
+    """Create a group in blue's family, tagged as ours, and set read_only in it, and at the cluster
+    level the binlog settings of ``binlog_source``. Only where blue's group cannot be copied."""
     COPY = "copy"
     """Copy ``source`` into a new group tagged as ours, and set read_only in it."""
 
@@ -107,6 +119,9 @@ class GroupPlan:
     action: Action
     reason: str
     source: str | None = None
+    """The group copied (COPY)."""
+    binlog_source: str | None = None
+    """The group whose binlog settings a new cluster group is given (CREATE): blue's default group."""
 
     @property
     def writes_read_only(self) -> bool:
@@ -152,9 +167,7 @@ def plan_group(
     if level is not engine.read_only_level:
         return _attach_as_is(level, field, requested, facts, blue_group)
     if requested and facts is None:
-        return GroupPlan(
-            level, requested, Action.CREATE, f"{requested} does not exist: created in {engine.family}"
-        )
+        return _new_group(level, requested, engine, groups, blue_group, f"{requested} does not exist")
     if facts is not None:
         refusal = refusal_to_modify(facts, green_cluster_id)
         if refusal is None:
@@ -205,7 +218,50 @@ def _own_group(
                 field, requested, f"a parameter group for green: {why}, and {refusal}; name another group"
             )
         return GroupPlan(level, name, Action.WRITE, f"{why}; {name} was created earlier for green")
-    # AWS refuses to copy a default group; an empty group in the family holds the same defaults.
+    return _new_group(level, name, engine, groups, source, f"{why}: green gets {name}")
+
+
+def _new_group(
+    level: Level,
+    name: str,
+    engine: EngineVersion,
+    groups: Mapping[str, GroupFacts],
+    source: str | None,
+    why: str,
+) -> GroupPlan:
+    """A group this tool makes for green: a copy of ``source``, or where that is the engine's default
+    group (AWS refuses to copy one), a new group given the default group's binlog settings."""
     if source and not source.startswith(DEFAULT_GROUP_PREFIX) and source in groups:
-        return GroupPlan(level, name, Action.COPY, f"{why}: green gets {name}, a copy of {source}", source)
-    return GroupPlan(level, name, Action.CREATE, f"{why}: green gets {name}, new in {engine.family}")
+        return GroupPlan(level, name, Action.COPY, f"{why}, a copy of {source}", source)
+    if level is not Level.CLUSTER:
+        # Binlog settings are cluster parameters: a new DB parameter group has none to carry.
+        return GroupPlan(level, name, Action.CREATE, f"{why}, new in {engine.family}")
+    settings_from = source or f"{DEFAULT_GROUP_PREFIX}{engine.family}"
+    return GroupPlan(
+        level,
+        name,
+        Action.CREATE,
+        f"{why}, new in {engine.family} with the binlog settings of {settings_from}",
+        binlog_source=settings_from,
+    )
+
+
+def carried_binlog_settings(group: str, parameters: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The binlog settings a new group for green takes from ``group``, as RDS lists its parameters.
+
+    Only modifiable ones with a value: RDS refuses to set the others. Without ``binlog_format`` there
+    is no telling whether green would write binlogs, so that is refused before anything is created.
+    """
+    settings = {
+        parameter["ParameterName"]: str(parameter["ParameterValue"])
+        for parameter in parameters
+        if parameter.get("ParameterName") in BINLOG_PARAMETERS
+        and parameter.get("ParameterValue") is not None
+        and parameter.get("IsModifiable", True)
+    }
+    if "binlog_format" not in settings:
+        raise ClusterStateError(
+            f"parameter group {group} lists no binlog_format, so a new parameter group for green could "
+            "not be given blue's binlog settings; name a cluster_parameter_group for green that sets it"
+        )
+    return settings

@@ -167,14 +167,45 @@ def test_blues_own_group_named_for_green_gets_copied_and_blue_keeps_its_settings
     assert cluster(rds, "blue")["DBClusterParameterGroup"] == blue.cluster_parameter_group
 
 
-def test_a_named_group_that_does_not_exist_is_created_for_green(backend, rds, blue):
+def test_a_named_group_that_does_not_exist_is_made_as_a_copy_of_blues_so_green_writes_binlogs(
+    backend, rds, blue
+):
     backend.clone(clone_spec(blue, cluster_parameter_group="green-params"))
     created = rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName="green-params")
     group = created["DBClusterParameterGroups"][0]
     assert group["DBParameterGroupFamily"] == "aurora-mysql8.0"
     assert tags_of(rds, group["DBClusterParameterGroupArn"])["managed-by"] == "aurora-bluegreen"
-    assert parameters(rds, "green-params", "cluster") == {"read_only": "1"}
+    # Blue's binlog_format came with the copy: an empty group would have left binlogs off on green.
+    assert parameters(rds, "green-params", "cluster") == {"binlog_format": "ROW", "read_only": "1"}
     assert cluster(rds, "green")["DBClusterParameterGroup"] == "green-params"
+
+
+def test_blue_on_the_default_group_gives_green_a_new_group_with_the_defaults_binlog_settings(
+    backend, rds, network
+):
+    blue = create_blue(rds, network, default_cluster_group=True)
+    default_group = cluster(rds, "blue")["DBClusterParameterGroup"]
+    assert default_group.startswith("default.")
+    # Aurora lists every parameter of a default group, binlog_format OFF among them (binlogs off is
+    # Aurora MySQL's default); moto has no default groups, so this one response is supplied.
+    listed = {
+        "Parameters": [
+            {"ParameterName": "binlog_format", "ParameterValue": "OFF", "IsModifiable": True},
+            {"ParameterName": "binlog_row_image", "ParameterValue": "full", "IsModifiable": True},
+            {"ParameterName": "character_set_server", "IsModifiable": True},
+        ]
+    }
+    with OperationStubber(backend.rds.client, "describe_db_cluster_parameters") as stub:
+        stub.add_response(
+            "describe_db_cluster_parameters", listed, {"DBClusterParameterGroupName": default_group}
+        )
+        backend.clone(clone_spec(blue))
+    assert cluster(rds, "green")["DBClusterParameterGroup"] == GREEN_CLUSTER_GROUP
+    assert parameters(rds, GREEN_CLUSTER_GROUP, "cluster") == {
+        "binlog_format": "OFF",
+        "binlog_row_image": "full",
+        "read_only": "1",
+    }
 
 
 def test_someone_elses_unused_group_is_copied_never_modified(backend, rds, blue):

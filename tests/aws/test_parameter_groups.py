@@ -2,12 +2,13 @@
 
 import pytest
 
-from aurora_bluegreen.errors import InvalidInput
+from aurora_bluegreen.errors import ClusterStateError, InvalidInput
 from aurora_bluegreen.parameter_groups import (
     Action,
     EngineVersion,
     GroupFacts,
     Level,
+    carried_binlog_settings,
     owned_group_name,
     plan_group,
     refusal_to_modify,
@@ -95,14 +96,49 @@ def test_a_group_we_made_that_another_cluster_now_uses_is_copied():
     assert result.action is Action.COPY and result.name == OURS
 
 
-def test_a_named_group_that_does_not_exist_is_created_under_that_name():
+def test_a_named_group_that_does_not_exist_is_a_copy_of_blues_under_that_name():
+    # An empty group would leave binlog_format at the engine's default (OFF): green would write no
+    # binlogs, and old blue could not follow it after the cutover.
     result = plan(requested="green-params", groups=[BLUES])
-    assert (result.name, result.action) == ("green-params", Action.CREATE)
+    assert (result.name, result.action, result.source) == ("green-params", Action.COPY, "blue-params")
+    assert result.binlog_source is None
 
 
-def test_blue_on_the_default_group_gets_a_new_empty_group_because_defaults_cannot_be_copied():
+def test_blue_on_the_default_group_gets_a_new_group_with_the_default_groups_binlog_settings():
+    # AWS lets nobody copy a default group; the new group takes its binlog settings explicitly.
     result = plan(blue_group="default.aurora-mysql8.0", groups=[group("default.aurora-mysql8.0")])
     assert (result.name, result.action, result.source) == (OURS, Action.CREATE, None)
+    assert result.binlog_source == "default.aurora-mysql8.0"
+    named = plan(requested="green-params", blue_group="default.aurora-mysql8.0")
+    assert (named.name, named.action, named.binlog_source) == (
+        "green-params",
+        Action.CREATE,
+        "default.aurora-mysql8.0",
+    )
+
+
+def test_a_new_instance_group_carries_no_binlog_settings_because_they_live_in_the_cluster_group():
+    result = plan(level=Level.INSTANCE, engine=AURORA2, blue_group="default.aurora-mysql5.7")
+    assert (result.action, result.binlog_source) == (Action.CREATE, None)
+
+
+def test_binlog_settings_carried_are_blues_modifiable_binlog_parameters_with_a_value():
+    listed = [
+        {"ParameterName": "binlog_format", "ParameterValue": "OFF", "IsModifiable": True},
+        {"ParameterName": "binlog_row_image", "ParameterValue": "full", "IsModifiable": True},
+        {"ParameterName": "binlog_checksum", "IsModifiable": True},
+        {"ParameterName": "binlog_row_metadata", "ParameterValue": "minimal", "IsModifiable": False},
+        {"ParameterName": "character_set_server", "ParameterValue": "utf8mb4", "IsModifiable": True},
+    ]
+    assert carried_binlog_settings("default.aurora-mysql8.0", listed) == {
+        "binlog_format": "OFF",
+        "binlog_row_image": "full",
+    }
+
+
+def test_a_group_that_lists_no_binlog_format_cannot_be_carried_over():
+    with pytest.raises(ClusterStateError, match=r"default.aurora-mysql8.0 lists no binlog_format"):
+        carried_binlog_settings("default.aurora-mysql8.0", [])
 
 
 def test_a_retry_writes_the_group_it_created_the_first_time():

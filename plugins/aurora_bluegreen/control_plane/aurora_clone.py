@@ -31,6 +31,8 @@ class CloneSetup:
     cluster_group: GroupPlan
     instance_group: GroupPlan
     tags: dict[str, str]
+    binlog: dict[str, str]
+    """The binlog settings a new cluster group for green is given (read before any change)."""
 
 
 class CloneMaker:
@@ -56,7 +58,7 @@ class CloneMaker:
         setup = self.check(spec, existing)
         if existing is None:
             for plan in (setup.cluster_group, setup.instance_group):
-                self.groups.apply(plan, setup.engine, spec, setup.tags)
+                self.groups.apply(plan, setup.engine, spec, setup.tags, setup.binlog)
             self._restore(spec, setup)
         elif existing["Status"] == "deleting":
             raise InvalidInput(
@@ -93,6 +95,7 @@ class CloneMaker:
         if spec.vpc_security_group_ids:
             self._check_security_groups(spec.vpc_security_group_ids, vpc)
         plans = self._plan_groups(spec, engine, blue, blue_writer)
+        binlog_source = plans[Level.CLUSTER].binlog_source
         tags = {**spec.tags, MANAGED_BY_TAG: MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG: spec.source_cluster_id}
         return CloneSetup(
             blue=blue,
@@ -103,6 +106,7 @@ class CloneMaker:
             cluster_group=plans[Level.CLUSTER],
             instance_group=plans[Level.INSTANCE],
             tags=tags,
+            binlog=self.groups.binlog_settings(binlog_source) if binlog_source else {},
         )
 
     def _check_blue(self, spec: CloneSpec) -> tuple[dict[str, Any], EngineVersion, dict[str, Any]]:

@@ -21,8 +21,14 @@ from aurora_bluegreen.parameter_groups import (
     GroupFacts,
     GroupPlan,
     Level,
+    carried_binlog_settings,
     refusal_to_modify,
 )
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBClusterParameterGroup.html:
+# "You can use the pending-reboot value for both dynamic and static parameters"; binlog_format and
+# its kin are set before any cluster uses the group, so the first boot applies them.
+_BINLOG_APPLY_METHOD = "pending-reboot"
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,26 @@ class ParameterGroups:
                 users.setdefault(group["DBParameterGroupName"], set()).add(owner)
         return users
 
-    def apply(self, plan: GroupPlan, engine: EngineVersion, spec: CloneSpec, tags: Mapping[str, str]) -> None:
-        """Create or copy green's group as the plan says, and write its read_only."""
+    def binlog_settings(self, group: str) -> dict[str, str]:
+        """The binlog settings of a cluster parameter group (a default one too: RDS lists its values)."""
+        parameters = aws_pages(
+            self.rds.client,
+            "describe_db_cluster_parameters",
+            "Parameters",
+            DBClusterParameterGroupName=group,
+        )
+        return carried_binlog_settings(group, parameters)
+
+    def apply(
+        self,
+        plan: GroupPlan,
+        engine: EngineVersion,
+        spec: CloneSpec,
+        tags: Mapping[str, str],
+        binlog: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create or copy green's group as the plan says, and write its read_only; ``binlog`` holds the
+        binlog settings a new group is given (``plan.binlog_source``'s)."""
         if not plan.writes_read_only:
             return
         api = _GROUP_API[plan.level]
@@ -119,13 +143,19 @@ class ParameterGroups:
                 },
                 Tags=tag_list(tags),
             )
-        self._write_read_only(plan.level, plan.name, spec.read_only)
+        settings = dict(binlog or {}) if plan.action is Action.CREATE else {}
+        extra = [
+            {"ParameterName": name, "ParameterValue": value, "ApplyMethod": _BINLOG_APPLY_METHOD}
+            for name, value in settings.items()
+        ]
+        self._write_read_only(plan.level, plan.name, spec.read_only, extra)
         self.rds.log.info(
-            "%s %s parameter group %s: read_only=%d",
+            "%s %s parameter group %s: read_only=%d%s",
             plan.action.value,
             plan.level.value,
             plan.name,
             spec.read_only,
+            "".join(f", {name}={value} (from {plan.binlog_source})" for name, value in settings.items()),
         )
 
     def switch_read_only(self, cluster: dict, read_only: bool) -> None:
@@ -160,14 +190,16 @@ class ParameterGroups:
         self._write_read_only(level, name, read_only)
         self._wait_applied(cluster_id, level, name)
 
-    def _write_read_only(self, level: Level, name: str, read_only: bool) -> None:
+    def _write_read_only(
+        self, level: Level, name: str, read_only: bool, extra: list[dict[str, str]] | None = None
+    ) -> None:
         parameter = {
             "ParameterName": "read_only",
             "ParameterValue": str(int(read_only)),
             "ApplyMethod": "immediate",
         }
         api = _GROUP_API[level]
-        self.rds.call(api.call("modify"), **{api.name: name}, Parameters=[parameter])
+        self.rds.call(api.call("modify"), **{api.name: name}, Parameters=[parameter, *(extra or ())])
 
     def _wait_applied(self, cluster_id: str, level: Level, name: str) -> None:
         """Wait until every instance of the cluster reports the group's change as applied."""
