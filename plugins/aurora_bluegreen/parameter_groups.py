@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -97,6 +98,8 @@ class GroupFacts:
     managed: bool
     used_by: frozenset[str]
     """Clusters attached to it: directly for a cluster group, through an instance for a DB group."""
+    created_at: datetime | None = None
+    """When this tool created it (its ``created-at`` tag); None if unknown."""
 
 
 class Action(str, Enum):
@@ -122,6 +125,8 @@ class GroupPlan:
     """The group copied (COPY)."""
     binlog_source: str | None = None
     """The group whose binlog settings a new cluster group is given (CREATE): blue's default group."""
+    created_at: datetime | None = None
+    """When this tool created the group it writes (WRITE), if known."""
 
     @property
     def writes_read_only(self) -> bool:
@@ -172,7 +177,11 @@ def plan_group(
         refusal = refusal_to_modify(facts, green_cluster_id)
         if refusal is None:
             return GroupPlan(
-                level, requested, Action.WRITE, f"{requested} was created by aurora-bluegreen for green"
+                level,
+                requested,
+                Action.WRITE,
+                f"{requested} was created by aurora-bluegreen for green",
+                created_at=facts.created_at,
             )
         if blue_cluster_id in facts.used_by:
             refusal = f"blue {blue_cluster_id} uses {requested}"
@@ -217,7 +226,13 @@ def _own_group(
             raise InvalidInput(
                 field, requested, f"a parameter group for green: {why}, and {refusal}; name another group"
             )
-        return GroupPlan(level, name, Action.WRITE, f"{why}; {name} was created earlier for green")
+        return GroupPlan(
+            level,
+            name,
+            Action.WRITE,
+            f"{why}; {name} was created earlier for green",
+            created_at=existing.created_at,
+        )
     return _new_group(level, name, engine, groups, source, f"{why}: green gets {name}")
 
 
@@ -244,6 +259,21 @@ def _new_group(
         f"{why}, new in {engine.family} with the binlog settings of {settings_from}",
         binlog_source=settings_from,
     )
+
+
+def settle_seconds_left(created_at: datetime | None, now: datetime, settle_seconds: float) -> float:
+    """Seconds still to wait before a new cluster or instance may use a group this tool created at
+    ``created_at``; in full when that time is unknown.
+
+    AWS: "After you create a DB cluster parameter group, wait at least 5 minutes before creating a DB
+    cluster that uses that DB cluster parameter group"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_WorkingWithParamGroups.CreatingCluster.html;
+    the 2023 guide said the same after a copy), and the same of a DB parameter group and a new DB
+    instance (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBParameterGroup.html).
+    """
+    if created_at is None:
+        return max(0.0, settle_seconds)
+    return max(0.0, settle_seconds - (now - created_at).total_seconds())
 
 
 def carried_binlog_settings(group: str, parameters: Iterable[Mapping[str, Any]]) -> dict[str, str]:

@@ -4,6 +4,7 @@ the clone's coordinates, tag-guarded delete, and bad input refused before anythi
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -52,12 +53,68 @@ def snapshot_of_account(rds):
 def test_an_aws_connection_chooses_the_aurora_backend_with_its_tuning(aws):
     from airflow.sdk import Connection
 
-    conn = Connection(
-        conn_id="aws_test", conn_type="aws", extra=json.dumps({"region_name": REGION, "waiter_delay": 5})
-    )
+    extra = {"region_name": REGION, "waiter_delay": 5, "parameter_group_settle_seconds": 12}
+    conn = Connection(conn_id="aws_test", conn_type="aws", extra=json.dumps(extra))
     chosen = backend_for_connection(conn)
     assert isinstance(chosen, AuroraBackend)
-    assert (chosen.clones.waiter_delay, chosen.rds.region) == (5, REGION)
+    assert (chosen.clones.waiter_delay, chosen.rds.region, chosen.groups.settle_seconds) == (5, REGION, 12)
+    plain = backend_for_connection(Connection(conn_id="aws", conn_type="aws", extra=json.dumps({})))
+    assert plain.groups.settle_seconds == 300  # AWS: "wait at least 5 minutes"
+
+
+class Steps:
+    """What the backend did, in order: its settle waits (fake sleeps) and chosen RDS calls."""
+
+    def __init__(self, backend, *operations):
+        self.done = []
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+        backend.groups.settle_seconds = 300
+        backend.groups.clock = lambda: self.now
+        backend.groups.sleep = lambda seconds: self.done.append(("wait", round(seconds)))
+        for operation in operations:
+            backend.rds.client.meta.events.register(
+                f"provide-client-params.rds.{operation}",
+                lambda operation=operation, **_: self.done.append(operation),
+            )
+
+
+def test_a_new_group_settles_before_the_restore_uses_it_and_a_retry_waits_only_what_is_left(
+    backend, rds, blue, capsys
+):
+    steps = Steps(backend, "RestoreDBClusterToPointInTime", "CreateDBInstance")
+    # The first attempt dies at the restore, after green's group was made and had settled.
+    with OperationStubber(backend.rds.client, "restore_db_cluster_to_point_in_time") as stub:
+        stub.add_client_error("restore_db_cluster_to_point_in_time", "InsufficientDBClusterCapacityFault")
+        with pytest.raises(AwsCallFailed):
+            backend.clone(clone_spec(blue))
+    assert steps.done == [("wait", 300), "RestoreDBClusterToPointInTime"]
+    group = rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName=GREEN_CLUSTER_GROUP)
+    arn = group["DBClusterParameterGroups"][0]["DBClusterParameterGroupArn"]
+    assert tags_of(rds, arn)["created-at"] == "2026-01-01T12:00:00Z"
+
+    steps.done.clear()
+    steps.now += timedelta(seconds=100)
+    backend.clone(clone_spec(blue))
+    assert steps.done == [("wait", 200), "RestoreDBClusterToPointInTime", "CreateDBInstance"]
+    assert (
+        f"Waiting 200 s before green's new parameter group {GREEN_CLUSTER_GROUP} is used, as AWS advises"
+        in capsys.readouterr().out  # Airflow's structlog writes hook logs to stdout
+    )
+
+    # Once the cluster exists nothing uses a new group again: no wait at all.
+    steps.done.clear()
+    rds.delete_db_instance(DBInstanceIdentifier="green-writer")
+    backend.clone(clone_spec(blue))
+    assert steps.done == ["CreateDBInstance"]
+
+
+def test_aurora2s_new_db_parameter_group_settles_before_the_writer_is_created(backend, rds, network):
+    # Aurora 2 keeps read_only in the DB parameter group: the cluster's own group is blue's, so
+    # the restore need not wait; the writer, which uses green's new DB group, does.
+    blue = create_blue(rds, network, engine_version=AURORA2)
+    steps = Steps(backend, "RestoreDBClusterToPointInTime", "CreateDBInstance")
+    backend.clone(clone_spec(blue))
+    assert steps.done == ["RestoreDBClusterToPointInTime", ("wait", 300), "CreateDBInstance"]
 
 
 def test_clone_is_a_tagged_copy_on_write_clone_with_a_writer_like_blues(backend, rds, blue, network):

@@ -1,5 +1,7 @@
 """The blog's parameter-group rules as pure decisions: which group green gets, and what may be written."""
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from aurora_bluegreen.errors import ClusterStateError, InvalidInput
@@ -12,6 +14,7 @@ from aurora_bluegreen.parameter_groups import (
     owned_group_name,
     plan_group,
     refusal_to_modify,
+    settle_seconds_left,
 )
 
 AURORA3 = EngineVersion.parse("aurora-mysql", "8.0.mysql_aurora.3.06.0")
@@ -19,8 +22,8 @@ AURORA2 = EngineVersion.parse("aurora-mysql", "5.7.mysql_aurora.2.11.2")
 OURS = owned_group_name("green", Level.CLUSTER)
 
 
-def group(name, family="aurora-mysql8.0", managed=False, used_by=()):
-    return GroupFacts(name, family, managed, frozenset(used_by))
+def group(name, family="aurora-mysql8.0", managed=False, used_by=(), created_at=None):
+    return GroupFacts(name, family, managed, frozenset(used_by), created_at)
 
 
 def plan(level=Level.CLUSTER, requested=None, engine=AURORA3, blue_group="blue-params", groups=()):
@@ -144,6 +147,30 @@ def test_a_group_that_lists_no_binlog_format_cannot_be_carried_over():
 def test_a_retry_writes_the_group_it_created_the_first_time():
     result = plan(groups=[BLUES, group(OURS, managed=True)])
     assert (result.name, result.action) == (OURS, Action.WRITE)
+
+
+def test_a_group_made_earlier_carries_its_creation_time_into_the_plan():
+    made = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+    assert plan(groups=[BLUES, group(OURS, managed=True, created_at=made)]).created_at == made
+    named = group("green-ro", managed=True, used_by={"green"}, created_at=made)
+    assert plan(requested="green-ro", groups=[BLUES, named]).created_at == made
+
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("created_at", "settle", "left"),
+    [
+        (NOW, 300, 300),
+        (NOW - timedelta(seconds=100), 300, 200),
+        (NOW - timedelta(seconds=301), 300, 0),
+        (None, 300, 300),  # when it was made is unknown: wait in full, as AWS advises
+        (None, 0, 0),
+    ],
+)
+def test_settle_seconds_left(created_at, settle, left):
+    assert settle_seconds_left(created_at, NOW, settle) == left
 
 
 def test_a_foreign_group_squatting_on_our_name_is_refused():

@@ -40,6 +40,8 @@ class AuroraBackend:
     :param coordinates_timeout: seconds after the clone's writer was created by which the
         crash-recovery event must have arrived (when blue runs without GTIDs).
     :param read_only_timeout: seconds a parameter-group change of read_only may take to apply.
+    :param parameter_group_settle_seconds: seconds between creating green's own parameter group and
+        the first cluster or instance that uses it (AWS advises at least 5 minutes).
     """
 
     def __init__(
@@ -50,17 +52,19 @@ class AuroraBackend:
         waiter_max_attempts: int = 60,
         coordinates_timeout: float = 1800,
         read_only_timeout: float = 300,
+        parameter_group_settle_seconds: float = 300,
     ) -> None:
         self.hook = hook
         self.rds = Rds(hook)
-        self.groups = ParameterGroups(self.rds, read_only_timeout)
+        self.groups = ParameterGroups(self.rds, read_only_timeout, parameter_group_settle_seconds)
         self.clones = CloneMaker(self.rds, self.groups, waiter_delay, waiter_max_attempts)
         self.coordinates_timeout = coordinates_timeout
 
     @classmethod
     def from_connection(cls, conn: Connection) -> AuroraBackend:
         """A backend for an ``aws`` connection. Its extra may tune the waits: ``waiter_delay``,
-        ``waiter_max_attempts``, ``coordinates_timeout``, ``read_only_timeout`` (seconds)."""
+        ``waiter_max_attempts``, ``coordinates_timeout``, ``read_only_timeout``,
+        ``parameter_group_settle_seconds`` (seconds)."""
         from airflow.providers.amazon.aws.hooks.rds import RdsHook
 
         extra = conn.extra_dejson
@@ -71,6 +75,7 @@ class AuroraBackend:
                 ("waiter_max_attempts", int),
                 ("coordinates_timeout", float),
                 ("read_only_timeout", float),
+                ("parameter_group_settle_seconds", float),
             )
             if name in extra
         }

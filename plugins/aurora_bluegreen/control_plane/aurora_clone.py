@@ -53,12 +53,21 @@ class CloneMaker:
         Blocks until the new cluster is available (``waiter_delay`` x ``waiter_max_attempts``),
         because RDS accepts the writer only then. The writer's own start, the long part, is left
         to the caller's deferrable wait.
+
+        A parameter group made for green settles first (``ParameterGroups.settle``), right before the
+        first call that uses it: the restore for the cluster group, the writer for a DB group. That
+        wait blocks too, and may: it is of the same order as the cluster wait this task already
+        holds a worker for, it happens once per group (a retry waits only what its ``created-at``
+        tag says is left), and no later step may start before it ends.
         """
         existing = self.rds.cluster(spec.cluster_id)
         setup = self.check(spec, existing)
+        plans = (setup.cluster_group, setup.instance_group)
+        created = {plan.level: plan.created_at for plan in plans}
         if existing is None:
-            for plan in (setup.cluster_group, setup.instance_group):
-                self.groups.apply(plan, setup.engine, spec, setup.tags, setup.binlog)
+            for plan in plans:
+                created[plan.level] = self.groups.apply(plan, setup.engine, spec, setup.tags, setup.binlog)
+            self.groups.settle(setup.cluster_group, created[Level.CLUSTER])
             self._restore(spec, setup)
         elif existing["Status"] == "deleting":
             raise InvalidInput(
@@ -71,6 +80,7 @@ class CloneMaker:
             max_attempts=self.waiter_max_attempts,
         )
         if self.rds.instance(spec.writer_instance_id) is None:
+            self.groups.settle(setup.instance_group, created[Level.INSTANCE])
             self._create_writer(spec, setup)
 
     def check(self, spec: CloneSpec, existing: dict[str, Any] | None) -> CloneSetup:
