@@ -287,6 +287,9 @@ class AuroraBackend:
             port=cluster.get("Port"),
             writer_instance_id=writer_id,
             tags=tag_dict(cluster.get("TagList")),
+            engine=cluster.get("Engine"),
+            engine_version=cluster.get("EngineVersion"),
+            cluster_parameter_group=cluster.get("DBClusterParameterGroup"),
         )
 
 

@@ -9,9 +9,8 @@ from aurora_bluegreen import validation
 from aurora_bluegreen.errors import ClusterStateError
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 from aurora_bluegreen.ownership import require_reusable
+from aurora_bluegreen.replication_setup import ACCEPTED_BINLOG_FORMATS
 from aurora_bluegreen.timing import Stopwatch
-
-ACCEPTED_BINLOG_FORMATS = ("ROW", "MIXED")
 
 
 class PreflightOperator(BlueGreenTask):

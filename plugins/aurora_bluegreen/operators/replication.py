@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.errors import CloneCoordinatesMissing
@@ -19,8 +19,15 @@ class StartBinlogReplicationOperator(BlueGreenTask):
     ``replication_conn_id``), green read-only, the external source on green, start, both threads
     confirmed. Idempotent.
 
+    Before any of that it refuses a green that writes no binlogs: the cutover makes old blue
+    replicate from green inside its write freeze, so this is the last task before the approval
+    that talks to green anyway and the first moment green's real settings can be read.
+
     :return: ``ReplicationSummary`` as a dict.
     """
+
+    green_must_write_binlogs: ClassVar[bool] = True
+    """Green is cut over to later; a subclass for a copy nobody replicates from turns this off."""
 
     template_fields: Sequence[str] = (
         *BlueGreenTask.template_fields,
@@ -59,6 +66,7 @@ class StartBinlogReplicationOperator(BlueGreenTask):
                 "was it made by CloneClusterOperator?"
             )
         green = access.sql(self.green_cluster_id)
+        green_info = access.backend.describe(self.green_cluster_id)
         setup = ReplicationSetup(
             blue_cluster_id=self.blue_cluster_id,
             green_cluster_id=self.green_cluster_id,
@@ -71,6 +79,8 @@ class StartBinlogReplicationOperator(BlueGreenTask):
             use_gtid=self.use_gtid,
             ssl=self.ssl,
             start_timeout=self.start_timeout,
+            require_green_binlogs=self.green_must_write_binlogs,
+            green_parameter_group=green_info.cluster_parameter_group,
         )
         return setup.run().to_dict()
 
