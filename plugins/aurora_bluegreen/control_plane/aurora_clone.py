@@ -18,6 +18,9 @@ from aurora_bluegreen.models import CloneSpec
 from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG, require_reusable
 from aurora_bluegreen.parameter_groups import EngineVersion, GroupPlan, Level, owned_group_name, plan_group
 
+# RestoreDBClusterToPointInTime's ServerlessV2ScalingConfiguration fields.
+_SCALING_FIELDS = ("MinCapacity", "MaxCapacity", "SecondsUntilAutoPause")
+
 
 @dataclass(frozen=True)
 class CloneSetup:
@@ -218,6 +221,9 @@ class CloneMaker:
         }
         if setup.cluster_group.name:
             arguments["DBClusterParameterGroupName"] = setup.cluster_group.name
+        scaling = _serverless_v2_scaling(setup.blue)
+        if scaling:
+            arguments["ServerlessV2ScalingConfiguration"] = scaling
         self.rds.call("restore_db_cluster_to_point_in_time", **arguments)
         self.rds.log.info(
             "Cloning %s into %s (copy-on-write, subnet group %s, security groups %s)",
@@ -249,3 +255,17 @@ class CloneMaker:
             arguments["DBInstanceClass"],
             arguments.get("AvailabilityZone", "any zone"),
         )
+
+
+def _serverless_v2_scaling(blue: dict[str, Any]) -> dict[str, Any]:
+    """Blue's Aurora Serverless v2 scaling, for its clone; empty for a provisioned-only blue.
+
+    Without it no db.serverless instance can be added to the clone, so green could not get a
+    writer of blue's writer's class where that is db.serverless
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.html:
+    "If you don't specify this parameter, you can't create any Aurora Serverless v2 instances in the
+    clone cluster"); AWS does not say that a clone inherits it. The response's fields are the
+    request's, but only those the request accepts are passed.
+    """
+    scaling = blue.get("ServerlessV2ScalingConfiguration") or {}
+    return {key: scaling[key] for key in _SCALING_FIELDS if scaling.get(key) is not None}
