@@ -261,6 +261,33 @@ def _new_group(
     )
 
 
+ENHANCED_BINLOG_PARAMETER = "aurora_enhanced_binlog"
+_ENHANCED_BINLOG_PAGE = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Enhanced.binlog.html"
+)
+
+
+def enhanced_binlog_refusal(group: str, user_parameters: Mapping[str, str]) -> str | None:
+    """Why a clone of a cluster whose cluster parameter group is ``group`` cannot be replicated into, or
+    None. Phrased as the rule ``source_cluster_id`` breaks.
+
+    AWS: "The enhanced binlog files written on the primary DB cluster aren't copied to the cloned or
+    restored DB clusters", and a clone starts its own binlog sequence from 000001
+    (``_ENHANCED_BINLOG_PAGE``). So the clone has none of blue's binlog to recover a position from,
+    and nothing says where in blue's binlog green's data ends. Turning it off is the page's recipe.
+    """
+    if str(user_parameters.get(ENHANCED_BINLOG_PARAMETER, "0")).strip() != "1":
+        return None
+    return (
+        f"a cluster without enhanced binlog: its cluster parameter group {group} sets "
+        f"{ENHANCED_BINLOG_PARAMETER}=1 (enhanced binlog), whose binlog files are not copied to clones "
+        f"({_ENHANCED_BINLOG_PAGE}), so the clone cannot tell where its data ends in blue's binlog and "
+        "green could not start replicating from there. Turn it off on blue first (in "
+        f"{group}: {ENHANCED_BINLOG_PARAMETER}=0, binlog_backup=1, binlog_replication_globaldb=1, then "
+        "reboot blue's writer); nothing was changed"
+    )
+
+
 def settle_seconds_left(created_at: datetime | None, now: datetime, settle_seconds: float) -> float:
     """Seconds still to wait before a new cluster or instance may use a group this tool created at
     ``created_at``; in full when that time is unknown.

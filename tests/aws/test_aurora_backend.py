@@ -3,6 +3,7 @@ the clone's coordinates, tag-guarded delete, and bad input refused before anythi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -497,3 +498,34 @@ def test_a_provisioned_blue_clones_without_a_scaling_configuration(backend, blue
     )
     backend.clone(clone_spec(blue))
     assert "ServerlessV2ScalingConfiguration" not in restores[0]
+
+
+def turn_on_enhanced_binlog(rds, group):
+    rds.modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName=group,
+        Parameters=[
+            {"ParameterName": name, "ParameterValue": value, "ApplyMethod": "pending-reboot"}
+            for name, value in (
+                ("aurora_enhanced_binlog", "1"),
+                ("binlog_backup", "0"),
+                ("binlog_replication_globaldb", "0"),
+            )
+        ],
+    )
+
+
+def test_enhanced_binlog_on_blue_is_refused_before_anything_changes(backend, rds, blue):
+    turn_on_enhanced_binlog(rds, blue.cluster_parameter_group)
+    before = snapshot_of_account(rds)
+    with pytest.raises(InvalidInput) as error:
+        backend.clone(clone_spec(blue))
+    assert error.value.field == "source_cluster_id"
+    assert f"{blue.cluster_parameter_group} sets aurora_enhanced_binlog=1" in str(error.value)
+    assert snapshot_of_account(rds) == before
+
+
+def test_a_clone_that_will_not_replicate_may_be_taken_of_an_enhanced_binlog_blue(backend, rds, blue):
+    turn_on_enhanced_binlog(rds, blue.cluster_parameter_group)
+    spec = clone_spec(blue, cluster_id="qa", writer_instance_id="qa-writer", read_only=False)
+    still_copy = dataclasses.replace(spec, tags={**spec.tags, "replicates-from-source": "false"})
+    assert backend.clone(still_copy).is_available

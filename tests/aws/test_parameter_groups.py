@@ -11,6 +11,7 @@ from aurora_bluegreen.parameter_groups import (
     GroupFacts,
     Level,
     carried_binlog_settings,
+    enhanced_binlog_refusal,
     owned_group_name,
     plan_group,
     refusal_to_modify,
@@ -220,3 +221,15 @@ def test_a_missing_group_at_the_level_without_read_only_is_a_typo():
 def test_refusal_to_modify(facts, refused):
     reason = refusal_to_modify(facts, "green")
     assert reason is None if refused is None else refused in reason
+
+
+def test_enhanced_binlog_on_blue_is_refused_saying_what_why_and_what_to_do():
+    rule = enhanced_binlog_refusal("blue-params", {"aurora_enhanced_binlog": "1", "binlog_format": "ROW"})
+    assert "blue-params sets aurora_enhanced_binlog=1 (enhanced binlog)" in rule
+    assert "not copied to clones" in rule
+    assert "aurora_enhanced_binlog=0, binlog_backup=1, binlog_replication_globaldb=1" in rule
+
+
+@pytest.mark.parametrize("parameters", [{}, {"aurora_enhanced_binlog": "0"}, {"binlog_format": "ROW"}])
+def test_community_binlog_is_fine(parameters):
+    assert enhanced_binlog_refusal("blue-params", parameters) is None

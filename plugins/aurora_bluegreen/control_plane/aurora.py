@@ -20,7 +20,6 @@ from aurora_bluegreen.control_plane.rds import Rds, writer_id_of
 from aurora_bluegreen.errors import CloneCoordinatesMissing, ClusterNotFound, ClusterStateError, InvalidInput
 from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, InstanceInfo
 from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG, require_ours
-from aurora_bluegreen.parameter_groups import DEFAULT_GROUP_PREFIX
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.rds import RdsHook
@@ -259,19 +258,10 @@ class AuroraBackend:
         """Blue's cluster parameter group if it sets gtid-mode=ON, else None."""
         blue = self.rds.cluster(blue_id)
         group = (blue or {}).get("DBClusterParameterGroup")
-        if not group or group.startswith(DEFAULT_GROUP_PREFIX):
+        if not group:
             return None
-        parameters = aws_pages(
-            self.rds.client,
-            "describe_db_cluster_parameters",
-            "Parameters",
-            DBClusterParameterGroupName=group,
-            Source="user",
-        )
-        for parameter in parameters:
-            if parameter.get("ParameterName") == GTID_MODE_PARAMETER:
-                return group if str(parameter.get("ParameterValue", "")).upper() == "ON" else None
-        return None
+        mode = self.groups.user_parameters(group).get(GTID_MODE_PARAMETER, "")
+        return group if mode.upper() == "ON" else None
 
     def _info(self, cluster: dict[str, Any]) -> ClusterInfo:
         status = cluster["Status"]

@@ -15,8 +15,21 @@ from aurora_bluegreen.control_plane.aws_calls import tag_dict, tag_list
 from aurora_bluegreen.control_plane.rds import Rds
 from aurora_bluegreen.errors import AwsCallFailed, InvalidInput
 from aurora_bluegreen.models import CloneSpec
-from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG, require_reusable
-from aurora_bluegreen.parameter_groups import EngineVersion, GroupPlan, Level, owned_group_name, plan_group
+from aurora_bluegreen.ownership import (
+    MANAGED_BY_TAG,
+    MANAGED_BY_VALUE,
+    REPLICATES_TAG,
+    SOURCE_CLUSTER_TAG,
+    require_reusable,
+)
+from aurora_bluegreen.parameter_groups import (
+    EngineVersion,
+    GroupPlan,
+    Level,
+    enhanced_binlog_refusal,
+    owned_group_name,
+    plan_group,
+)
 
 # RestoreDBClusterToPointInTime's ServerlessV2ScalingConfiguration fields.
 _SCALING_FIELDS = ("MinCapacity", "MaxCapacity", "SecondsUntilAutoPause")
@@ -141,6 +154,12 @@ class CloneMaker:
             raise InvalidInput(
                 "source_cluster_id", spec.source_cluster_id, "a cluster with a writer instance (it has none)"
             )
+        # Only a clone that will replicate needs blue's binlog coordinates; a QA still copy does not.
+        if spec.tags.get(REPLICATES_TAG) != "false":
+            group = blue.get("DBClusterParameterGroup") or ""
+            refusal = enhanced_binlog_refusal(group, self.groups.user_parameters(group)) if group else None
+            if refusal:
+                raise InvalidInput("source_cluster_id", spec.source_cluster_id, refusal)
         return blue, engine, blue_writer
 
     def _plan_groups(

@@ -18,6 +18,7 @@ from aurora_bluegreen.errors import AwsCallFailed, ClusterStateError, NotManaged
 from aurora_bluegreen.models import CloneSpec
 from aurora_bluegreen.ownership import created_at, created_at_tag, is_ours
 from aurora_bluegreen.parameter_groups import (
+    DEFAULT_GROUP_PREFIX,
     Action,
     EngineVersion,
     GroupFacts,
@@ -108,6 +109,23 @@ class ParameterGroups:
             for group in instance.get("DBParameterGroups", []):
                 users.setdefault(group["DBParameterGroupName"], set()).add(owner)
         return users
+
+    def user_parameters(self, group: str) -> dict[str, str]:
+        """The parameters set in a cluster parameter group; none in a default group, which nobody sets."""
+        if group.startswith(DEFAULT_GROUP_PREFIX):
+            return {}
+        parameters = aws_pages(
+            self.rds.client,
+            "describe_db_cluster_parameters",
+            "Parameters",
+            DBClusterParameterGroupName=group,
+            Source="user",
+        )
+        return {
+            parameter["ParameterName"]: str(parameter.get("ParameterValue", ""))
+            for parameter in parameters
+            if "ParameterName" in parameter
+        }
 
     def binlog_settings(self, group: str) -> dict[str, str]:
         """The binlog settings of a cluster parameter group (a default one too: RDS lists its values)."""
