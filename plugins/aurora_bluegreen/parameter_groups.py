@@ -37,6 +37,9 @@ _FAST_READ_ONLY_SINCE = (3, 6)
 """Aurora MySQL 3.06 added ``mysql.rds_set_read_only``, which switches read_only in milliseconds."""
 
 DEFAULT_GROUP_PREFIX = "default."
+LONGEST_BINLOG_RETENTION_HOURS = 2160
+SHORT_BINLOG_RETENTION_HOURS = 168
+_LONG_RETENTION_SINCE = (2, 11, 0)
 BINLOG_PARAMETERS = ("binlog_format", "binlog_row_image", "binlog_checksum")
 """The cluster-level settings that decide whether a server writes binlogs and what a replica reads
 in them. ``binlog_format`` is a cluster parameter on Aurora MySQL 2 and 3; OFF (the default) means
@@ -54,6 +57,14 @@ class EngineVersion:
 
     engine: str
     version: str
+
+    @classmethod
+    def reported(cls, engine: str | None, version: str | None) -> EngineVersion | None:
+        """The engine a control plane reports, if it reports Aurora MySQL; None otherwise (the sandbox)."""
+        try:
+            return cls.parse(engine, version) if engine and version else None
+        except ValueError:
+            return None
 
     @classmethod
     def parse(cls, engine: str, version: str) -> EngineVersion:
@@ -87,6 +98,23 @@ class EngineVersion:
     @property
     def has_rds_set_read_only(self) -> bool:
         return self.mysql.startswith("8.") and (self.aurora or (0,))[:2] >= _FAST_READ_ONLY_SINCE
+
+
+def max_binlog_retention_hours(engine: EngineVersion | None) -> int:
+    """The most 'binlog retention hours' the engine keeps; Aurora silently uses it for any larger value.
+
+    "For Aurora MySQL version 2.11.0 and higher and version 3 DB clusters, the maximum ... is 2160
+    (90 days)"; until May 2023 the same page gave 168 (7 days) for versions 2 and 3 and 2160 for
+    version 1, so before 2.11.0 it is 168; "If you specify a value ... higher than the maximum value,
+    then Aurora MySQL uses the maximum"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/mysql-stored-proc-configuring.html,
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Replication.MySQL.SettingUp.html).
+    Where the engine is not known to be Aurora (the sandbox), Aurora's largest maximum.
+    """
+    aurora = engine.aurora if engine is not None else None
+    if aurora is not None and aurora[0] == 2 and aurora < _LONG_RETENTION_SINCE:
+        return SHORT_BINLOG_RETENTION_HOURS
+    return LONGEST_BINLOG_RETENTION_HOURS
 
 
 @dataclass(frozen=True)

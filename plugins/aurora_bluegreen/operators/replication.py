@@ -9,6 +9,7 @@ from aurora_bluegreen import validation
 from aurora_bluegreen.errors import CloneCoordinatesMissing
 from aurora_bluegreen.models import SourceEndpoint
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
+from aurora_bluegreen.parameter_groups import EngineVersion
 
 
 class StartBinlogReplicationOperator(BlueGreenTask):
@@ -59,6 +60,8 @@ class StartBinlogReplicationOperator(BlueGreenTask):
         replication = self._check_inputs()
         access = self._access()
         blue_info = access.backend.describe(self.blue_cluster_id)
+        engine = EngineVersion.reported(blue_info.engine, blue_info.engine_version)
+        validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours, engine)
         coordinates = access.backend.clone_coordinates(self.green_cluster_id)
         if coordinates is None:
             raise CloneCoordinatesMissing(
