@@ -177,7 +177,8 @@ class ParameterGroups:
                 },
                 Tags=tag_list(tags),
             )
-        settings = dict(binlog or {}) if plan.action is Action.CREATE else {}
+        # Only a plan that names a binlog source takes them: a DB parameter group has no binlog settings.
+        settings = dict(binlog or {}) if plan.action is Action.CREATE and plan.binlog_source else {}
         extra = [
             {"ParameterName": name, "ParameterValue": value, "ApplyMethod": _BINLOG_APPLY_METHOD}
             for name, value in settings.items()
