@@ -109,6 +109,12 @@ class ClusterInfo:
     port: int | None
     writer_instance_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    engine: str | None = None
+    """``aurora-mysql`` on AWS; None where the control plane does not say (the sandbox)."""
+    engine_version: str | None = None
+    """As RDS reports it, e.g. ``8.0.mysql_aurora.3.06.0``; None where the control plane does not say."""
+    cluster_parameter_group: str | None = None
+    """Where binlogs are turned on, on AWS; None on the sandbox."""
 
     @property
     def is_available(self) -> bool:

@@ -11,6 +11,7 @@ Pure rules over tag mappings; the control planes and operators apply them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from enum import Enum
 
 from aurora_bluegreen.errors import InvalidInput, NotManagedByUs
@@ -30,6 +31,10 @@ STAMP_TAG = "qa-stamp"
 """When the run that made a QA clone was due, ISO 8601 in UTC: orders clones newest first."""
 READY_TAG = "qa-ready"
 """Set once a QA clone is cloned, masked and published; a clone without it is a failed run's leftover."""
+CREATED_AT_TAG = "created-at"
+"""On every parameter group the tool creates: when, in UTC. AWS asks for minutes between creating a
+group and creating a cluster that uses it; a retry reads this to wait only what is left."""
+_CREATED_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MAX_TAG_VALUE = 256  # RDS's limit on a tag value
 
 
@@ -49,6 +54,18 @@ def reader_tags(cluster_tags: Mapping[str, str]) -> dict[str, str]:
 
 def is_ours(tags: Mapping[str, str]) -> bool:
     return tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE
+
+
+def created_at_tag(when: datetime) -> dict[str, str]:
+    return {CREATED_AT_TAG: when.astimezone(timezone.utc).strftime(_CREATED_AT_FORMAT)}
+
+
+def created_at(tags: Mapping[str, str]) -> datetime | None:
+    """When the resource was created, by its ``created-at`` tag; None without a readable one."""
+    try:
+        return datetime.strptime(tags[CREATED_AT_TAG], _CREATED_AT_FORMAT).replace(tzinfo=timezone.utc)
+    except (KeyError, ValueError):
+        return None
 
 
 def ownership_tags(role: Role | str, source_cluster_id: str, dag_run_id: str | None = None) -> dict[str, str]:

@@ -3,7 +3,13 @@
 The blog's rules: green is made read-only through a parameter group, and that group must never be
 one blue uses, or setting ``read_only=1`` in it would freeze production. A named group that blue's
 writer does not use is set read-only and attached; a group that is blue's, or missing, is replaced
-by a new one in blue's family.
+by a copy of blue's.
+
+Green never gets an empty group: a new group holds the engine's defaults, and on Aurora MySQL those
+turn binary logging off (``binlog_format=OFF``), while after the cutover old blue must replicate
+from green. So green's own group is a copy of blue's; only where blue uses the engine's default
+group, which AWS lets nobody copy, is a new group created, and it is given the default group's
+binlog settings explicitly (they are blue's, since blue runs with that group).
 
 One rule is stricter here than in the blog: this tool writes only to groups it created (tagged
 ``managed-by=aurora-bluegreen``) and that no cluster other than green uses. A group someone else
@@ -18,17 +24,26 @@ attached as it is and never written.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
+from typing import Any
 
-from aurora_bluegreen.errors import InvalidInput
+from aurora_bluegreen.errors import ClusterStateError, InvalidInput
 
 _AURORA_VERSION = re.compile(r"^(?P<mysql>\d+\.\d+)\.(?:mysql_aurora\.(?P<aurora>\d+(?:\.\d+)*)|\w+)")
 _FAST_READ_ONLY_SINCE = (3, 6)
 """Aurora MySQL 3.06 added ``mysql.rds_set_read_only``, which switches read_only in milliseconds."""
 
 DEFAULT_GROUP_PREFIX = "default."
+LONGEST_BINLOG_RETENTION_HOURS = 2160
+SHORT_BINLOG_RETENTION_HOURS = 168
+_LONG_RETENTION_SINCE = (2, 11, 0)
+BINLOG_PARAMETERS = ("binlog_format", "binlog_row_image", "binlog_checksum")
+"""The cluster-level settings that decide whether a server writes binlogs and what a replica reads
+in them. ``binlog_format`` is a cluster parameter on Aurora MySQL 2 and 3; OFF (the default) means
+no binlogs (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_LogAccess.MySQL.BinaryFormat.html)."""
 
 
 class Level(str, Enum):
@@ -42,6 +57,14 @@ class EngineVersion:
 
     engine: str
     version: str
+
+    @classmethod
+    def reported(cls, engine: str | None, version: str | None) -> EngineVersion | None:
+        """The engine a control plane reports, if it reports Aurora MySQL; None otherwise (the sandbox)."""
+        try:
+            return cls.parse(engine, version) if engine and version else None
+        except ValueError:
+            return None
 
     @classmethod
     def parse(cls, engine: str, version: str) -> EngineVersion:
@@ -77,6 +100,23 @@ class EngineVersion:
         return self.mysql.startswith("8.") and (self.aurora or (0,))[:2] >= _FAST_READ_ONLY_SINCE
 
 
+def max_binlog_retention_hours(engine: EngineVersion | None) -> int:
+    """The most 'binlog retention hours' the engine keeps; Aurora silently uses it for any larger value.
+
+    "For Aurora MySQL version 2.11.0 and higher and version 3 DB clusters, the maximum ... is 2160
+    (90 days)"; until May 2023 the same page gave 168 (7 days) for versions 2 and 3 and 2160 for
+    version 1, so before 2.11.0 it is 168; "If you specify a value ... higher than the maximum value,
+    then Aurora MySQL uses the maximum"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/mysql-stored-proc-configuring.html,
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Replication.MySQL.SettingUp.html).
+    Where the engine is not known to be Aurora (the sandbox), Aurora's largest maximum.
+    """
+    aurora = engine.aurora if engine is not None else None
+    if aurora is not None and aurora[0] == 2 and aurora < _LONG_RETENTION_SINCE:
+        return SHORT_BINLOG_RETENTION_HOURS
+    return LONGEST_BINLOG_RETENTION_HOURS
+
+
 @dataclass(frozen=True)
 class GroupFacts:
     """What the control plane says about one parameter group."""
@@ -86,6 +126,8 @@ class GroupFacts:
     managed: bool
     used_by: frozenset[str]
     """Clusters attached to it: directly for a cluster group, through an instance for a DB group."""
+    created_at: datetime | None = None
+    """When this tool created it (its ``created-at`` tag); None if unknown."""
 
 
 class Action(str, Enum):
@@ -94,7 +136,8 @@ class Action(str, Enum):
     WRITE = "write"
     """A group this tool made for green already (a retry): set read_only in it."""
     CREATE = "create"
-    """Create an empty group in blue's family, tagged as ours, and set read_only in it."""
+    """Create a group in blue's family, tagged as ours, and set read_only in it, and at the cluster
+    level the binlog settings of ``binlog_source``. Only where blue's group cannot be copied."""
     COPY = "copy"
     """Copy ``source`` into a new group tagged as ours, and set read_only in it."""
 
@@ -107,6 +150,11 @@ class GroupPlan:
     action: Action
     reason: str
     source: str | None = None
+    """The group copied (COPY)."""
+    binlog_source: str | None = None
+    """The group whose binlog settings a new cluster group is given (CREATE): blue's default group."""
+    created_at: datetime | None = None
+    """When this tool created the group it writes (WRITE), if known."""
 
     @property
     def writes_read_only(self) -> bool:
@@ -152,14 +200,16 @@ def plan_group(
     if level is not engine.read_only_level:
         return _attach_as_is(level, field, requested, facts, blue_group)
     if requested and facts is None:
-        return GroupPlan(
-            level, requested, Action.CREATE, f"{requested} does not exist: created in {engine.family}"
-        )
+        return _new_group(level, requested, engine, groups, blue_group, f"{requested} does not exist")
     if facts is not None:
         refusal = refusal_to_modify(facts, green_cluster_id)
         if refusal is None:
             return GroupPlan(
-                level, requested, Action.WRITE, f"{requested} was created by aurora-bluegreen for green"
+                level,
+                requested,
+                Action.WRITE,
+                f"{requested} was created by aurora-bluegreen for green",
+                created_at=facts.created_at,
             )
         if blue_cluster_id in facts.used_by:
             refusal = f"blue {blue_cluster_id} uses {requested}"
@@ -204,8 +254,99 @@ def _own_group(
             raise InvalidInput(
                 field, requested, f"a parameter group for green: {why}, and {refusal}; name another group"
             )
-        return GroupPlan(level, name, Action.WRITE, f"{why}; {name} was created earlier for green")
-    # AWS refuses to copy a default group; an empty group in the family holds the same defaults.
+        return GroupPlan(
+            level,
+            name,
+            Action.WRITE,
+            f"{why}; {name} was created earlier for green",
+            created_at=existing.created_at,
+        )
+    return _new_group(level, name, engine, groups, source, f"{why}: green gets {name}")
+
+
+def _new_group(
+    level: Level,
+    name: str,
+    engine: EngineVersion,
+    groups: Mapping[str, GroupFacts],
+    source: str | None,
+    why: str,
+) -> GroupPlan:
+    """A group this tool makes for green: a copy of ``source``, or where that is the engine's default
+    group (AWS refuses to copy one), a new group given the default group's binlog settings."""
     if source and not source.startswith(DEFAULT_GROUP_PREFIX) and source in groups:
-        return GroupPlan(level, name, Action.COPY, f"{why}: green gets {name}, a copy of {source}", source)
-    return GroupPlan(level, name, Action.CREATE, f"{why}: green gets {name}, new in {engine.family}")
+        return GroupPlan(level, name, Action.COPY, f"{why}, a copy of {source}", source)
+    if level is not Level.CLUSTER:
+        # Binlog settings are cluster parameters: a new DB parameter group has none to carry.
+        return GroupPlan(level, name, Action.CREATE, f"{why}, new in {engine.family}")
+    settings_from = source or f"{DEFAULT_GROUP_PREFIX}{engine.family}"
+    return GroupPlan(
+        level,
+        name,
+        Action.CREATE,
+        f"{why}, new in {engine.family} with the binlog settings of {settings_from}",
+        binlog_source=settings_from,
+    )
+
+
+ENHANCED_BINLOG_PARAMETER = "aurora_enhanced_binlog"
+_ENHANCED_BINLOG_PAGE = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Enhanced.binlog.html"
+)
+
+
+def enhanced_binlog_refusal(group: str, user_parameters: Mapping[str, str]) -> str | None:
+    """Why a clone of a cluster whose cluster parameter group is ``group`` cannot be replicated into, or
+    None. Phrased as the rule ``source_cluster_id`` breaks.
+
+    AWS: "The enhanced binlog files written on the primary DB cluster aren't copied to the cloned or
+    restored DB clusters", and a clone starts its own binlog sequence from 000001
+    (``_ENHANCED_BINLOG_PAGE``). So the clone has none of blue's binlog to recover a position from,
+    and nothing says where in blue's binlog green's data ends. Turning it off is the page's recipe.
+    """
+    if str(user_parameters.get(ENHANCED_BINLOG_PARAMETER, "0")).strip() != "1":
+        return None
+    return (
+        f"a cluster without enhanced binlog: its cluster parameter group {group} sets "
+        f"{ENHANCED_BINLOG_PARAMETER}=1 (enhanced binlog), whose binlog files are not copied to clones "
+        f"({_ENHANCED_BINLOG_PAGE}), so the clone cannot tell where its data ends in blue's binlog and "
+        "green could not start replicating from there. Turn it off on blue first (in "
+        f"{group}: {ENHANCED_BINLOG_PARAMETER}=0, binlog_backup=1, binlog_replication_globaldb=1, then "
+        "reboot blue's writer); nothing was changed"
+    )
+
+
+def settle_seconds_left(created_at: datetime | None, now: datetime, settle_seconds: float) -> float:
+    """Seconds still to wait before a new cluster or instance may use a group this tool created at
+    ``created_at``; in full when that time is unknown.
+
+    AWS: "After you create a DB cluster parameter group, wait at least 5 minutes before creating a DB
+    cluster that uses that DB cluster parameter group"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_WorkingWithParamGroups.CreatingCluster.html;
+    the 2023 guide said the same after a copy), and the same of a DB parameter group and a new DB
+    instance (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBParameterGroup.html).
+    """
+    if created_at is None:
+        return max(0.0, settle_seconds)
+    return max(0.0, settle_seconds - (now - created_at).total_seconds())
+
+
+def carried_binlog_settings(group: str, parameters: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The binlog settings a new group for green takes from ``group``, as RDS lists its parameters.
+
+    Only modifiable ones with a value: RDS refuses to set the others. Without ``binlog_format`` there
+    is no telling whether green would write binlogs, so that is refused before anything is created.
+    """
+    settings = {
+        parameter["ParameterName"]: str(parameter["ParameterValue"])
+        for parameter in parameters
+        if parameter.get("ParameterName") in BINLOG_PARAMETERS
+        and parameter.get("ParameterValue") is not None
+        and parameter.get("IsModifiable", True)
+    }
+    if "binlog_format" not in settings:
+        raise ClusterStateError(
+            f"parameter group {group} lists no binlog_format, so a new parameter group for green could "
+            "not be given blue's binlog settings; name a cluster_parameter_group for green that sets it"
+        )
+    return settings

@@ -7,7 +7,8 @@ GTIDs), so nothing is skipped and nothing is applied twice. Blue keeps its binlo
 
 The phases, each logged with its duration: binlog retention on blue; a replication user on blue
 with REPLICATION SLAVE only; green read-only; the external source on green; start; both threads
-confirmed running.
+confirmed running. Before them, where green will be cut over to (``require_green_binlogs``), a check
+that changes nothing: green writes binlogs, since after the cutover old blue replicates from it.
 
 Resume: every phase is idempotent. A retry that finds green already replicating from blue leaves
 it alone, and an existing replication user is reused only if it holds nothing but REPLICATION SLAVE
@@ -20,12 +21,37 @@ import logging
 import time
 from dataclasses import dataclass
 
-from aurora_bluegreen.errors import InvalidInput, ReplicationBroken, WaitTimedOut
+from aurora_bluegreen.errors import ClusterStateError, InvalidInput, ReplicationBroken, WaitTimedOut
 from aurora_bluegreen.models import CloneCoordinates, ReplicaStatus, ReplicationSummary, SourceEndpoint
 from aurora_bluegreen.protocols import ClusterSql, ReadOnlySwitch
 from aurora_bluegreen.timing import Stopwatch, logged_step
 
 log = logging.getLogger(__name__)
+
+ACCEPTED_BINLOG_FORMATS = ("ROW", "MIXED")
+"""The binlog formats a replica can follow exactly, on either side of the cutover."""
+
+
+def green_binlog_refusal(
+    green_cluster_id: str, log_bin: bool, binlog_format: str, parameter_group: str | None
+) -> str | None:
+    """Why green cannot be cut over to for want of binlogs, or None if it writes usable ones.
+
+    Checked before the approval, because the first statement that needs green's binlogs runs inside
+    the cutover's write freeze: old blue starts replicating from green there (reverse replication).
+    On Aurora, ``binlog_format`` lives in the cluster parameter group, so the message names it.
+    """
+    if log_bin and binlog_format.upper() in ACCEPTED_BINLOG_FORMATS:
+        return None
+    state = f"binlog_format={binlog_format}" if log_bin else "binary logging off"
+    where = f"its cluster parameter group {parameter_group}" if parameter_group else "its server's settings"
+    return (
+        f"green {green_cluster_id} does not write binlogs old blue could replicate from ({state}, set by "
+        f"{where}); after the cutover old blue replicates from green, so green needs binlog_format "
+        f"{' or '.join(ACCEPTED_BINLOG_FORMATS)}. Set it in {parameter_group or 'its settings'} and reboot "
+        "green's writer, or delete green and clone again with a cluster_parameter_group that sets it "
+        "(empty: a copy of blue's). Nothing was changed"
+    )
 
 
 @dataclass
@@ -44,8 +70,19 @@ class ReplicationSetup:
     ssl: bool | None = None
     """None: TLS wherever blue offers it and green can use it without imported certificates."""
     start_timeout: float = 60
+    require_green_binlogs: bool = False
+    """Refuse, before any change, a green that writes no binlogs (``green_binlog_refusal``)."""
+    green_parameter_group: str | None = None
+    """Green's cluster parameter group, where binlogs are turned on (None on the sandbox)."""
 
     def run(self) -> ReplicationSummary:
+        if self.require_green_binlogs:
+            settings = self.green.binlog_settings()
+            refusal = green_binlog_refusal(
+                self.green_cluster_id, settings.log_bin, settings.binlog_format, self.green_parameter_group
+            )
+            if refusal:
+                raise ClusterStateError(refusal)
         tls = self._tls()
         with logged_step(
             log, "Binlog retention on %s set to %sh", self.blue_cluster_id, self.retention_hours

@@ -18,8 +18,11 @@ from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
 def binlog_retention_from_rows(dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> int | None:
     """Hours of binlog the server keeps, from ``show_binlog_retention``'s rows; None when it is unset.
 
-    "Unset" differs by engine (Aurora purges binlogs as soon as it can, MySQL and MariaDB keep them
-    forever), but it round-trips: ``set_binlog_retention(dialect, None)`` restores it.
+    "Unset" differs by engine, but it round-trips: ``set_binlog_retention(dialect, None)`` restores
+    it. On Aurora it is NULL, binlogs "cleaned up lazily", "usually not longer than a day"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/mysql-stored-proc-configuring.html;
+    the setting-up page calls the default 24 hours); Aurora refuses 0. MySQL and MariaDB with 0 never
+    expire binlogs by age.
     """
     if dialect.uses_rds_procedures:
         values = [row.get("value") for row in rows if row.get("name") == "binlog retention hours"]

@@ -6,6 +6,11 @@ import re
 from dataclasses import dataclass, field
 
 from aurora_bluegreen.errors import InvalidInput
+from aurora_bluegreen.parameter_groups import (
+    LONGEST_BINLOG_RETENTION_HOURS,
+    EngineVersion,
+    max_binlog_retention_hours,
+)
 
 _CLUSTER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 _USER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,15}$")
@@ -14,7 +19,8 @@ _SQL_IDENTIFIER = re.compile(f"^{SQL_IDENTIFIER_PATTERN}$")
 
 CLUSTER_ID_RULE = "1-63 letters, digits or hyphens; first a letter; no trailing hyphen; no '--'"
 USER_NAME_RULE = "4-16 letters, digits or underscores; first a letter"
-MAX_BINLOG_RETENTION_HOURS = 2160
+MAX_BINLOG_RETENTION_HOURS = LONGEST_BINLOG_RETENTION_HOURS
+"""The most any Aurora MySQL keeps; older versions keep less (``max_binlog_retention_hours``)."""
 
 
 def cluster_identifier(field: str, value: object) -> str:
@@ -50,9 +56,18 @@ def positive_number(field: str, value: object) -> float:
     return value
 
 
-def retention_hours(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BINLOG_RETENTION_HOURS:
-        raise InvalidInput(field, value, f"a whole number of hours from 1 to {MAX_BINLOG_RETENTION_HOURS}")
+def retention_hours(field: str, value: object, engine: EngineVersion | None = None) -> int:
+    """Hours of binlog retention, at most what ``engine`` keeps where it is known: Aurora would use
+    its maximum for more without a word. Aurora refuses 0 (NULL is "unset")."""
+    maximum = max_binlog_retention_hours(engine)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        rule = f"a whole number of hours from 1 to {maximum}"
+        if maximum < MAX_BINLOG_RETENTION_HOURS:
+            rule += (
+                f": blue runs {engine.version}, which keeps binlogs at most {maximum} hours and silently "
+                f"uses {maximum} for more ({MAX_BINLOG_RETENTION_HOURS} from Aurora MySQL 2.11.0)"
+            )
+        raise InvalidInput(field, value, rule)
     return value
 
 

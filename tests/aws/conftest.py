@@ -51,7 +51,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Moto for every AWS service, and the ``aws_test`` Airflow connection."""
     monkeypatch.setenv(
         f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}",
-        json.dumps({"conn_type": "aws", "extra": {"region_name": REGION}}),
+        # No settle wait after a parameter group is made: moto's groups are ready at once.
+        json.dumps(
+            {"conn_type": "aws", "extra": {"region_name": REGION, "parameter_group_settle_seconds": 0}}
+        ),
     )
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     # Moto's EC2 otherwise loads thousands of public AMIs for every test: seconds nobody needs here.

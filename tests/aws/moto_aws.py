@@ -76,8 +76,18 @@ def crash_recovery_events(writer_id: str, message: str, count: int = 1) -> list[
     return [{"Events": [event]} for _ in range(count)]
 
 
-def create_blue(rds: Any, network: Network, engine_version: str = AURORA3, cluster_id: str = "blue") -> Blue:
-    """A blue as production has it: custom parameter groups (binlog on), one writer in zone a."""
+def create_blue(
+    rds: Any,
+    network: Network,
+    engine_version: str = AURORA3,
+    cluster_id: str = "blue",
+    default_cluster_group: bool = False,
+) -> Blue:
+    """A blue as production has it: custom parameter groups (binlog on), one writer in zone a.
+
+    With ``default_cluster_group`` the cluster uses the engine's default cluster parameter group
+    (moto names it ``default.aurora8.0``); its own custom group is made but left unused.
+    """
     family = "aurora-mysql8.0" if engine_version.startswith("8.") else "aurora-mysql5.7"
     cluster_group, instance_group = f"{cluster_id}-cluster-params", f"{cluster_id}-instance-params"
     rds.create_db_cluster_parameter_group(
@@ -100,7 +110,7 @@ def create_blue(rds: Any, network: Network, engine_version: str = AURORA3, clust
         MasterUserPassword="not-a-real-secret",
         DBSubnetGroupName=network.subnet_group,
         VpcSecurityGroupIds=[network.security_group],
-        DBClusterParameterGroupName=cluster_group,
+        **({} if default_cluster_group else {"DBClusterParameterGroupName": cluster_group}),
         Port=3306,
         Tags=[{"Key": "team", "Value": "payments"}],
     )

@@ -3,7 +3,9 @@ the clone's coordinates, tag-guarded delete, and bad input refused before anythi
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -21,7 +23,7 @@ from moto_aws import (
 from aurora_bluegreen.control_plane.aurora import AuroraBackend
 from aurora_bluegreen.control_plane.factory import backend_for_connection
 from aurora_bluegreen.errors import AwsCallFailed, CloneCoordinatesMissing, InvalidInput, NotManagedByUs
-from aurora_bluegreen.models import BinlogPosition
+from aurora_bluegreen.models import BinlogPosition, CloneSpec
 from aurora_bluegreen.parameter_groups import Level, owned_group_name
 
 GREEN_CLUSTER_GROUP = owned_group_name("green", Level.CLUSTER)
@@ -52,12 +54,68 @@ def snapshot_of_account(rds):
 def test_an_aws_connection_chooses_the_aurora_backend_with_its_tuning(aws):
     from airflow.sdk import Connection
 
-    conn = Connection(
-        conn_id="aws_test", conn_type="aws", extra=json.dumps({"region_name": REGION, "waiter_delay": 5})
-    )
+    extra = {"region_name": REGION, "waiter_delay": 5, "parameter_group_settle_seconds": 12}
+    conn = Connection(conn_id="aws_test", conn_type="aws", extra=json.dumps(extra))
     chosen = backend_for_connection(conn)
     assert isinstance(chosen, AuroraBackend)
-    assert (chosen.clones.waiter_delay, chosen.rds.region) == (5, REGION)
+    assert (chosen.clones.waiter_delay, chosen.rds.region, chosen.groups.settle_seconds) == (5, REGION, 12)
+    plain = backend_for_connection(Connection(conn_id="aws", conn_type="aws", extra=json.dumps({})))
+    assert plain.groups.settle_seconds == 300  # AWS: "wait at least 5 minutes"
+
+
+class Steps:
+    """What the backend did, in order: its settle waits (fake sleeps) and chosen RDS calls."""
+
+    def __init__(self, backend, *operations):
+        self.done = []
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+        backend.groups.settle_seconds = 300
+        backend.groups.clock = lambda: self.now
+        backend.groups.sleep = lambda seconds: self.done.append(("wait", round(seconds)))
+        for operation in operations:
+            backend.rds.client.meta.events.register(
+                f"provide-client-params.rds.{operation}",
+                lambda operation=operation, **_: self.done.append(operation),
+            )
+
+
+def test_a_new_group_settles_before_the_restore_uses_it_and_a_retry_waits_only_what_is_left(
+    backend, rds, blue, capsys
+):
+    steps = Steps(backend, "RestoreDBClusterToPointInTime", "CreateDBInstance")
+    # The first attempt dies at the restore, after green's group was made and had settled.
+    with OperationStubber(backend.rds.client, "restore_db_cluster_to_point_in_time") as stub:
+        stub.add_client_error("restore_db_cluster_to_point_in_time", "InsufficientDBClusterCapacityFault")
+        with pytest.raises(AwsCallFailed):
+            backend.clone(clone_spec(blue))
+    assert steps.done == [("wait", 300), "RestoreDBClusterToPointInTime"]
+    group = rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName=GREEN_CLUSTER_GROUP)
+    arn = group["DBClusterParameterGroups"][0]["DBClusterParameterGroupArn"]
+    assert tags_of(rds, arn)["created-at"] == "2026-01-01T12:00:00Z"
+
+    steps.done.clear()
+    steps.now += timedelta(seconds=100)
+    backend.clone(clone_spec(blue))
+    assert steps.done == [("wait", 200), "RestoreDBClusterToPointInTime", "CreateDBInstance"]
+    assert (
+        f"Waiting 200 s before green's new parameter group {GREEN_CLUSTER_GROUP} is used, as AWS advises"
+        in capsys.readouterr().out  # Airflow's structlog writes hook logs to stdout
+    )
+
+    # Once the cluster exists nothing uses a new group again: no wait at all.
+    steps.done.clear()
+    rds.delete_db_instance(DBInstanceIdentifier="green-writer")
+    backend.clone(clone_spec(blue))
+    assert steps.done == ["CreateDBInstance"]
+
+
+def test_aurora2s_new_db_parameter_group_settles_before_the_writer_is_created(backend, rds, network):
+    # Aurora 2 keeps read_only in the DB parameter group: the cluster's own group is blue's, so
+    # the restore need not wait; the writer, which uses green's new DB group, does.
+    blue = create_blue(rds, network, engine_version=AURORA2)
+    steps = Steps(backend, "RestoreDBClusterToPointInTime", "CreateDBInstance")
+    backend.clone(clone_spec(blue))
+    assert steps.done == ["RestoreDBClusterToPointInTime", ("wait", 300), "CreateDBInstance"]
 
 
 def test_clone_is_a_tagged_copy_on_write_clone_with_a_writer_like_blues(backend, rds, blue, network):
@@ -167,14 +225,45 @@ def test_blues_own_group_named_for_green_gets_copied_and_blue_keeps_its_settings
     assert cluster(rds, "blue")["DBClusterParameterGroup"] == blue.cluster_parameter_group
 
 
-def test_a_named_group_that_does_not_exist_is_created_for_green(backend, rds, blue):
+def test_a_named_group_that_does_not_exist_is_made_as_a_copy_of_blues_so_green_writes_binlogs(
+    backend, rds, blue
+):
     backend.clone(clone_spec(blue, cluster_parameter_group="green-params"))
     created = rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName="green-params")
     group = created["DBClusterParameterGroups"][0]
     assert group["DBParameterGroupFamily"] == "aurora-mysql8.0"
     assert tags_of(rds, group["DBClusterParameterGroupArn"])["managed-by"] == "aurora-bluegreen"
-    assert parameters(rds, "green-params", "cluster") == {"read_only": "1"}
+    # Blue's binlog_format came with the copy: an empty group would have left binlogs off on green.
+    assert parameters(rds, "green-params", "cluster") == {"binlog_format": "ROW", "read_only": "1"}
     assert cluster(rds, "green")["DBClusterParameterGroup"] == "green-params"
+
+
+def test_blue_on_the_default_group_gives_green_a_new_group_with_the_defaults_binlog_settings(
+    backend, rds, network
+):
+    blue = create_blue(rds, network, default_cluster_group=True)
+    default_group = cluster(rds, "blue")["DBClusterParameterGroup"]
+    assert default_group.startswith("default.")
+    # Aurora lists every parameter of a default group, binlog_format OFF among them (binlogs off is
+    # Aurora MySQL's default); moto has no default groups, so this one response is supplied.
+    listed = {
+        "Parameters": [
+            {"ParameterName": "binlog_format", "ParameterValue": "OFF", "IsModifiable": True},
+            {"ParameterName": "binlog_row_image", "ParameterValue": "full", "IsModifiable": True},
+            {"ParameterName": "character_set_server", "IsModifiable": True},
+        ]
+    }
+    with OperationStubber(backend.rds.client, "describe_db_cluster_parameters") as stub:
+        stub.add_response(
+            "describe_db_cluster_parameters", listed, {"DBClusterParameterGroupName": default_group}
+        )
+        backend.clone(clone_spec(blue))
+    assert cluster(rds, "green")["DBClusterParameterGroup"] == GREEN_CLUSTER_GROUP
+    assert parameters(rds, GREEN_CLUSTER_GROUP, "cluster") == {
+        "binlog_format": "OFF",
+        "binlog_row_image": "full",
+        "read_only": "1",
+    }
 
 
 def test_someone_elses_unused_group_is_copied_never_modified(backend, rds, blue):
@@ -366,3 +455,77 @@ def test_clusters_are_found_by_our_tags_and_only_ours_get_new_tags(backend, blue
 def test_a_writable_clone_gets_its_own_group_with_read_only_off(backend, rds, blue):
     backend.clone(clone_spec(blue, cluster_id="qa", writer_instance_id="qa-writer", read_only=False))
     assert parameters(rds, owned_group_name("qa", Level.CLUSTER), "cluster")["read_only"] == "0"
+
+
+def test_a_serverless_v2_blue_gives_its_scaling_to_the_clone_and_green_a_serverless_writer(
+    backend, rds, network
+):
+    rds.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="blue-params", DBParameterGroupFamily="aurora-mysql8.0", Description="b"
+    )
+    rds.create_db_cluster(
+        DBClusterIdentifier="blue",
+        Engine="aurora-mysql",
+        EngineVersion="8.0.mysql_aurora.3.06.0",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-secret",
+        DBSubnetGroupName=network.subnet_group,
+        DBClusterParameterGroupName="blue-params",
+        ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 16},
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier="blue-writer",
+        DBClusterIdentifier="blue",
+        Engine="aurora-mysql",
+        DBInstanceClass="db.serverless",
+    )
+    restores = []
+    backend.rds.client.meta.events.register(
+        "provide-client-params.rds.RestoreDBClusterToPointInTime", lambda params, **_: restores.append(params)
+    )
+    backend.clone(CloneSpec("blue", "green", "green-writer", tags={"managed-by": "aurora-bluegreen"}))
+    # AWS: without ServerlessV2ScalingConfiguration no db.serverless instance can be added to the
+    # clone, and it does not say a clone inherits blue's. Moto copies it and accepts db.serverless
+    # regardless, so the request itself is what is checked.
+    assert restores[0]["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 16.0}
+    assert instance(rds, "green-writer")["DBInstanceClass"] == "db.serverless"
+
+
+def test_a_provisioned_blue_clones_without_a_scaling_configuration(backend, blue):
+    restores = []
+    backend.rds.client.meta.events.register(
+        "provide-client-params.rds.RestoreDBClusterToPointInTime", lambda params, **_: restores.append(params)
+    )
+    backend.clone(clone_spec(blue))
+    assert "ServerlessV2ScalingConfiguration" not in restores[0]
+
+
+def turn_on_enhanced_binlog(rds, group):
+    rds.modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName=group,
+        Parameters=[
+            {"ParameterName": name, "ParameterValue": value, "ApplyMethod": "pending-reboot"}
+            for name, value in (
+                ("aurora_enhanced_binlog", "1"),
+                ("binlog_backup", "0"),
+                ("binlog_replication_globaldb", "0"),
+            )
+        ],
+    )
+
+
+def test_enhanced_binlog_on_blue_is_refused_before_anything_changes(backend, rds, blue):
+    turn_on_enhanced_binlog(rds, blue.cluster_parameter_group)
+    before = snapshot_of_account(rds)
+    with pytest.raises(InvalidInput) as error:
+        backend.clone(clone_spec(blue))
+    assert error.value.field == "source_cluster_id"
+    assert f"{blue.cluster_parameter_group} sets aurora_enhanced_binlog=1" in str(error.value)
+    assert snapshot_of_account(rds) == before
+
+
+def test_a_clone_that_will_not_replicate_may_be_taken_of_an_enhanced_binlog_blue(backend, rds, blue):
+    turn_on_enhanced_binlog(rds, blue.cluster_parameter_group)
+    spec = clone_spec(blue, cluster_id="qa", writer_instance_id="qa-writer", read_only=False)
+    still_copy = dataclasses.replace(spec, tags={**spec.tags, "replicates-from-source": "false"})
+    assert backend.clone(still_copy).is_available

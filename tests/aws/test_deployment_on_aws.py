@@ -39,7 +39,9 @@ class AuroraOverSandbox(AuroraBackend):
     """Moto's answers, except that a cluster's SQL endpoint is the sandbox server with its id."""
 
     def __init__(self, backend: AuroraBackend, sandbox) -> None:
-        super().__init__(backend.hook, waiter_delay=0)
+        super().__init__(
+            backend.hook, waiter_delay=0, parameter_group_settle_seconds=backend.groups.settle_seconds
+        )
         self.sandbox = sandbox
 
     def find(self, cluster_id: str) -> ClusterInfo | None:

@@ -2,6 +2,7 @@ import pytest
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.errors import InvalidInput
+from aurora_bluegreen.parameter_groups import EngineVersion, max_binlog_retention_hours
 
 
 @pytest.mark.parametrize("value", ["a", "blue", "prod-db-1", "A" + "b" * 62])
@@ -66,3 +67,53 @@ def test_green_equal_to_blue_is_rejected_case_insensitively():
 def test_missing_connection_names_field(monkeypatch):
     with pytest.raises(InvalidInput, match=r"admin_conn_id='no_such_conn'.*existing Airflow connection"):
         validation.connection_exists("admin_conn_id", "no_such_conn")
+
+
+def aurora(version):
+    return EngineVersion.parse("aurora-mysql", version)
+
+
+@pytest.mark.parametrize(
+    ("engine", "hours"),
+    [
+        (None, 2160),  # not known to be Aurora (the sandbox): the largest Aurora allows
+        (aurora("5.7.mysql_aurora.2.07.9"), 168),
+        (aurora("5.7.mysql_aurora.2.10.3"), 168),
+        (aurora("5.7.mysql_aurora.2.11.0"), 2160),
+        (aurora("5.7.mysql_aurora.2.12.1"), 2160),
+        (aurora("8.0.mysql_aurora.3.01.0"), 2160),
+        (aurora("8.0.mysql_aurora.3.06.0"), 2160),
+        (EngineVersion.parse("aurora", "5.6.10a"), 2160),  # Aurora MySQL 1
+    ],
+)
+def test_max_binlog_retention_hours_depends_on_the_aurora_version(engine, hours):
+    assert max_binlog_retention_hours(engine) == hours
+
+
+def test_retention_over_what_blues_version_keeps_is_refused_naming_the_field_and_its_maximum():
+    old = aurora("5.7.mysql_aurora.2.10.3")
+    assert validation.retention_hours("binlog_retention_hours", 168, old) == 168
+    with pytest.raises(InvalidInput) as error:
+        validation.retention_hours("binlog_retention_hours", 169, old)
+    assert error.value.field == "binlog_retention_hours"
+    assert "from 1 to 168" in str(error.value)
+    assert "5.7.mysql_aurora.2.10.3" in str(error.value)
+    assert (
+        validation.retention_hours("binlog_retention_hours", 2160, aurora("8.0.mysql_aurora.3.06.0")) == 2160
+    )
+
+
+@pytest.mark.parametrize(
+    ("engine", "version", "expected"),
+    [
+        ("aurora-mysql", "8.0.mysql_aurora.3.06.0", "8.0.mysql_aurora.3.06.0"),
+        (None, None, None),
+        ("aurora-mysql", None, None),
+        ("mysql", "8.0.35", None),
+    ],
+)
+def test_an_engine_version_is_taken_only_where_the_control_plane_reports_aurora_mysql(
+    engine, version, expected
+):
+    reported = EngineVersion.reported(engine, version)
+    assert (reported.version if reported else None) == expected

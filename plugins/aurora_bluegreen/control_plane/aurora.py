@@ -20,7 +20,6 @@ from aurora_bluegreen.control_plane.rds import Rds, writer_id_of
 from aurora_bluegreen.errors import CloneCoordinatesMissing, ClusterNotFound, ClusterStateError, InvalidInput
 from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, InstanceInfo
 from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG, require_ours
-from aurora_bluegreen.parameter_groups import DEFAULT_GROUP_PREFIX
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.rds import RdsHook
@@ -40,6 +39,8 @@ class AuroraBackend:
     :param coordinates_timeout: seconds after the clone's writer was created by which the
         crash-recovery event must have arrived (when blue runs without GTIDs).
     :param read_only_timeout: seconds a parameter-group change of read_only may take to apply.
+    :param parameter_group_settle_seconds: seconds between creating green's own parameter group and
+        the first cluster or instance that uses it (AWS advises at least 5 minutes).
     """
 
     def __init__(
@@ -50,17 +51,19 @@ class AuroraBackend:
         waiter_max_attempts: int = 60,
         coordinates_timeout: float = 1800,
         read_only_timeout: float = 300,
+        parameter_group_settle_seconds: float = 300,
     ) -> None:
         self.hook = hook
         self.rds = Rds(hook)
-        self.groups = ParameterGroups(self.rds, read_only_timeout)
+        self.groups = ParameterGroups(self.rds, read_only_timeout, parameter_group_settle_seconds)
         self.clones = CloneMaker(self.rds, self.groups, waiter_delay, waiter_max_attempts)
         self.coordinates_timeout = coordinates_timeout
 
     @classmethod
     def from_connection(cls, conn: Connection) -> AuroraBackend:
         """A backend for an ``aws`` connection. Its extra may tune the waits: ``waiter_delay``,
-        ``waiter_max_attempts``, ``coordinates_timeout``, ``read_only_timeout`` (seconds)."""
+        ``waiter_max_attempts``, ``coordinates_timeout``, ``read_only_timeout``,
+        ``parameter_group_settle_seconds`` (seconds)."""
         from airflow.providers.amazon.aws.hooks.rds import RdsHook
 
         extra = conn.extra_dejson
@@ -71,6 +74,7 @@ class AuroraBackend:
                 ("waiter_max_attempts", int),
                 ("coordinates_timeout", float),
                 ("read_only_timeout", float),
+                ("parameter_group_settle_seconds", float),
             )
             if name in extra
         }
@@ -254,19 +258,10 @@ class AuroraBackend:
         """Blue's cluster parameter group if it sets gtid-mode=ON, else None."""
         blue = self.rds.cluster(blue_id)
         group = (blue or {}).get("DBClusterParameterGroup")
-        if not group or group.startswith(DEFAULT_GROUP_PREFIX):
+        if not group:
             return None
-        parameters = aws_pages(
-            self.rds.client,
-            "describe_db_cluster_parameters",
-            "Parameters",
-            DBClusterParameterGroupName=group,
-            Source="user",
-        )
-        for parameter in parameters:
-            if parameter.get("ParameterName") == GTID_MODE_PARAMETER:
-                return group if str(parameter.get("ParameterValue", "")).upper() == "ON" else None
-        return None
+        mode = self.groups.user_parameters(group).get(GTID_MODE_PARAMETER, "")
+        return group if mode.upper() == "ON" else None
 
     def _info(self, cluster: dict[str, Any]) -> ClusterInfo:
         status = cluster["Status"]
@@ -282,6 +277,9 @@ class AuroraBackend:
             port=cluster.get("Port"),
             writer_instance_id=writer_id,
             tags=tag_dict(cluster.get("TagList")),
+            engine=cluster.get("Engine"),
+            engine_version=cluster.get("EngineVersion"),
+            cluster_parameter_group=cluster.get("DBClusterParameterGroup"),
         )
 
 

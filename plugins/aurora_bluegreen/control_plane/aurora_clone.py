@@ -15,8 +15,24 @@ from aurora_bluegreen.control_plane.aws_calls import tag_dict, tag_list
 from aurora_bluegreen.control_plane.rds import Rds
 from aurora_bluegreen.errors import AwsCallFailed, InvalidInput
 from aurora_bluegreen.models import CloneSpec
-from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG, require_reusable
-from aurora_bluegreen.parameter_groups import EngineVersion, GroupPlan, Level, owned_group_name, plan_group
+from aurora_bluegreen.ownership import (
+    MANAGED_BY_TAG,
+    MANAGED_BY_VALUE,
+    REPLICATES_TAG,
+    SOURCE_CLUSTER_TAG,
+    require_reusable,
+)
+from aurora_bluegreen.parameter_groups import (
+    EngineVersion,
+    GroupPlan,
+    Level,
+    enhanced_binlog_refusal,
+    owned_group_name,
+    plan_group,
+)
+
+# RestoreDBClusterToPointInTime's ServerlessV2ScalingConfiguration fields.
+_SCALING_FIELDS = ("MinCapacity", "MaxCapacity", "SecondsUntilAutoPause")
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,8 @@ class CloneSetup:
     cluster_group: GroupPlan
     instance_group: GroupPlan
     tags: dict[str, str]
+    binlog: dict[str, str]
+    """The binlog settings a new cluster group for green is given (read before any change)."""
 
 
 class CloneMaker:
@@ -51,12 +69,21 @@ class CloneMaker:
         Blocks until the new cluster is available (``waiter_delay`` x ``waiter_max_attempts``),
         because RDS accepts the writer only then. The writer's own start, the long part, is left
         to the caller's deferrable wait.
+
+        A parameter group made for green settles first (``ParameterGroups.settle``), right before the
+        first call that uses it: the restore for the cluster group, the writer for a DB group. That
+        wait blocks too, and may: it is of the same order as the cluster wait this task already
+        holds a worker for, it happens once per group (a retry waits only what its ``created-at``
+        tag says is left), and no later step may start before it ends.
         """
         existing = self.rds.cluster(spec.cluster_id)
         setup = self.check(spec, existing)
+        plans = (setup.cluster_group, setup.instance_group)
+        created = {plan.level: plan.created_at for plan in plans}
         if existing is None:
-            for plan in (setup.cluster_group, setup.instance_group):
-                self.groups.apply(plan, setup.engine, spec, setup.tags)
+            for plan in plans:
+                created[plan.level] = self.groups.apply(plan, setup.engine, spec, setup.tags, setup.binlog)
+            self.groups.settle(setup.cluster_group, created[Level.CLUSTER])
             self._restore(spec, setup)
         elif existing["Status"] == "deleting":
             raise InvalidInput(
@@ -69,6 +96,7 @@ class CloneMaker:
             max_attempts=self.waiter_max_attempts,
         )
         if self.rds.instance(spec.writer_instance_id) is None:
+            self.groups.settle(setup.instance_group, created[Level.INSTANCE])
             self._create_writer(spec, setup)
 
     def check(self, spec: CloneSpec, existing: dict[str, Any] | None) -> CloneSetup:
@@ -93,6 +121,7 @@ class CloneMaker:
         if spec.vpc_security_group_ids:
             self._check_security_groups(spec.vpc_security_group_ids, vpc)
         plans = self._plan_groups(spec, engine, blue, blue_writer)
+        binlog_source = plans[Level.CLUSTER].binlog_source
         tags = {**spec.tags, MANAGED_BY_TAG: MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG: spec.source_cluster_id}
         return CloneSetup(
             blue=blue,
@@ -103,6 +132,7 @@ class CloneMaker:
             cluster_group=plans[Level.CLUSTER],
             instance_group=plans[Level.INSTANCE],
             tags=tags,
+            binlog=self.groups.binlog_settings(binlog_source) if binlog_source else {},
         )
 
     def _check_blue(self, spec: CloneSpec) -> tuple[dict[str, Any], EngineVersion, dict[str, Any]]:
@@ -124,6 +154,12 @@ class CloneMaker:
             raise InvalidInput(
                 "source_cluster_id", spec.source_cluster_id, "a cluster with a writer instance (it has none)"
             )
+        # Only a clone that will replicate needs blue's binlog coordinates; a QA still copy does not.
+        if spec.tags.get(REPLICATES_TAG) != "false":
+            group = blue.get("DBClusterParameterGroup") or ""
+            refusal = enhanced_binlog_refusal(group, self.groups.user_parameters(group)) if group else None
+            if refusal:
+                raise InvalidInput("source_cluster_id", spec.source_cluster_id, refusal)
         return blue, engine, blue_writer
 
     def _plan_groups(
@@ -204,6 +240,9 @@ class CloneMaker:
         }
         if setup.cluster_group.name:
             arguments["DBClusterParameterGroupName"] = setup.cluster_group.name
+        scaling = _serverless_v2_scaling(setup.blue)
+        if scaling:
+            arguments["ServerlessV2ScalingConfiguration"] = scaling
         self.rds.call("restore_db_cluster_to_point_in_time", **arguments)
         self.rds.log.info(
             "Cloning %s into %s (copy-on-write, subnet group %s, security groups %s)",
@@ -235,3 +274,17 @@ class CloneMaker:
             arguments["DBInstanceClass"],
             arguments.get("AvailabilityZone", "any zone"),
         )
+
+
+def _serverless_v2_scaling(blue: dict[str, Any]) -> dict[str, Any]:
+    """Blue's Aurora Serverless v2 scaling, for its clone; empty for a provisioned-only blue.
+
+    Without it no db.serverless instance can be added to the clone, so green could not get a
+    writer of blue's writer's class where that is db.serverless
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.html:
+    "If you don't specify this parameter, you can't create any Aurora Serverless v2 instances in the
+    clone cluster"); AWS does not say that a clone inherits it. The response's fields are the
+    request's, but only those the request accepts are passed.
+    """
+    scaling = blue.get("ServerlessV2ScalingConfiguration") or {}
+    return {key: scaling[key] for key in _SCALING_FIELDS if scaling.get(key) is not None}

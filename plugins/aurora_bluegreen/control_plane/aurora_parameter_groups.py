@@ -7,22 +7,32 @@ Only a group this tool created and that no other cluster uses is ever written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from aurora_bluegreen.control_plane.aws_calls import aws_pages, tag_dict, tag_list
 from aurora_bluegreen.control_plane.rds import Rds, wait_until
 from aurora_bluegreen.errors import AwsCallFailed, ClusterStateError, NotManagedByUs
 from aurora_bluegreen.models import CloneSpec
-from aurora_bluegreen.ownership import is_ours
+from aurora_bluegreen.ownership import created_at, created_at_tag, is_ours
 from aurora_bluegreen.parameter_groups import (
+    DEFAULT_GROUP_PREFIX,
     Action,
     EngineVersion,
     GroupFacts,
     GroupPlan,
     Level,
+    carried_binlog_settings,
     refusal_to_modify,
+    settle_seconds_left,
 )
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBClusterParameterGroup.html:
+# "You can use the pending-reboot value for both dynamic and static parameters"; binlog_format and
+# its kin are set before any cluster uses the group, so the first boot applies them.
+_BINLOG_APPLY_METHOD = "pending-reboot"
 
 
 @dataclass(frozen=True)
@@ -47,11 +57,16 @@ _GROUP_API = {
 
 
 class ParameterGroups:
-    """:param read_only_timeout: seconds a parameter-group change of read_only may take to apply."""
+    """:param read_only_timeout: seconds a parameter-group change of read_only may take to apply.
+    :param settle_seconds: seconds between creating (or copying) a group and the first cluster or
+        instance that uses it; AWS advises at least 300 (``settle_seconds_left``)."""
 
-    def __init__(self, rds: Rds, read_only_timeout: float) -> None:
+    def __init__(self, rds: Rds, read_only_timeout: float, settle_seconds: float = 300) -> None:
         self.rds = rds
         self.read_only_timeout = read_only_timeout
+        self.settle_seconds = settle_seconds
+        self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+        self.sleep: Callable[[float], None] = time.sleep
 
     def facts(self, level: Level, names: list[str]) -> dict[str, GroupFacts]:
         """Facts of those of ``names`` that exist; default groups count as existing only if RDS lists them."""
@@ -71,13 +86,13 @@ class ParameterGroups:
             tags = tag_dict(
                 self.rds.call("list_tags_for_resource", ResourceName=group[f"{api.noun}Arn"])["TagList"]
             )
-            found[name] = (group["DBParameterGroupFamily"], is_ours(tags))
+            found[name] = (group["DBParameterGroupFamily"], is_ours(tags), created_at(tags))
         if not found:
             return {}
         users = self._users(level)
         return {
-            name: GroupFacts(name, family, managed, frozenset(users.get(name, ())))
-            for name, (family, managed) in found.items()
+            name: GroupFacts(name, family, managed, frozenset(users.get(name, ())), made)
+            for name, (family, managed, made) in found.items()
         }
 
     def _users(self, level: Level) -> dict[str, set[str]]:
@@ -95,12 +110,55 @@ class ParameterGroups:
                 users.setdefault(group["DBParameterGroupName"], set()).add(owner)
         return users
 
-    def apply(self, plan: GroupPlan, engine: EngineVersion, spec: CloneSpec, tags: Mapping[str, str]) -> None:
-        """Create or copy green's group as the plan says, and write its read_only."""
+    def user_parameters(self, group: str) -> dict[str, str]:
+        """The parameters set in a cluster parameter group; none in a default group, which nobody sets."""
+        if group.startswith(DEFAULT_GROUP_PREFIX):
+            return {}
+        parameters = aws_pages(
+            self.rds.client,
+            "describe_db_cluster_parameters",
+            "Parameters",
+            DBClusterParameterGroupName=group,
+            Source="user",
+        )
+        return {
+            parameter["ParameterName"]: str(parameter.get("ParameterValue", ""))
+            for parameter in parameters
+            if "ParameterName" in parameter
+        }
+
+    def binlog_settings(self, group: str) -> dict[str, str]:
+        """The binlog settings of a cluster parameter group (a default one too: RDS lists its values)."""
+        parameters = aws_pages(
+            self.rds.client,
+            "describe_db_cluster_parameters",
+            "Parameters",
+            DBClusterParameterGroupName=group,
+        )
+        return carried_binlog_settings(group, parameters)
+
+    def apply(
+        self,
+        plan: GroupPlan,
+        engine: EngineVersion,
+        spec: CloneSpec,
+        tags: Mapping[str, str],
+        binlog: Mapping[str, str] | None = None,
+    ) -> datetime | None:
+        """Create or copy green's group as the plan says, and write its read_only; ``binlog`` holds the
+        binlog settings a new group is given (``plan.binlog_source``'s).
+
+        Returns when the group was created, for ``settle``: now for a new one, its tag's time for
+        one made earlier (None if unknown), None for a group attached as it is.
+        """
         if not plan.writes_read_only:
-            return
+            return None
+        made = plan.created_at
         api = _GROUP_API[plan.level]
         description = f"aurora-bluegreen: read_only of {spec.cluster_id}, a clone of {spec.source_cluster_id}"
+        if plan.action in (Action.CREATE, Action.COPY):
+            made = self.clock()
+            tags = {**tags, **created_at_tag(made)}
         if plan.action is Action.CREATE:
             self.rds.call(
                 api.call("create"),
@@ -119,14 +177,41 @@ class ParameterGroups:
                 },
                 Tags=tag_list(tags),
             )
-        self._write_read_only(plan.level, plan.name, spec.read_only)
+        # Only a plan that names a binlog source takes them: a DB parameter group has no binlog settings.
+        settings = dict(binlog or {}) if plan.action is Action.CREATE and plan.binlog_source else {}
+        extra = [
+            {"ParameterName": name, "ParameterValue": value, "ApplyMethod": _BINLOG_APPLY_METHOD}
+            for name, value in settings.items()
+        ]
+        self._write_read_only(plan.level, plan.name, spec.read_only, extra)
         self.rds.log.info(
-            "%s %s parameter group %s: read_only=%d",
+            "%s %s parameter group %s: read_only=%d%s",
             plan.action.value,
             plan.level.value,
             plan.name,
             spec.read_only,
+            "".join(f", {name}={value} (from {plan.binlog_source})" for name, value in settings.items()),
         )
+        return made
+
+    def settle(self, plan: GroupPlan, created: datetime | None) -> None:
+        """Wait, if need be, until a group this tool made for green may be used by a new cluster or
+        instance (AWS's advice: ``settle_seconds_left``); a group attached as it is is not ours to wait for.
+        """
+        if not plan.writes_read_only:
+            return
+        left = settle_seconds_left(created, self.clock(), self.settle_seconds)
+        if left <= 0:
+            return
+        since = f"created {created:%Y-%m-%d %H:%M:%S} UTC" if created else "creation time unknown"
+        self.rds.log.info(
+            "Waiting %.0f s before green's new parameter group %s is used, as AWS advises (%s; at least "
+            "5 minutes between creating a parameter group and the first cluster or instance using it)",
+            left,
+            plan.name,
+            since,
+        )
+        self.sleep(left)
 
     def switch_read_only(self, cluster: dict, read_only: bool) -> None:
         """Switch read_only through the parameter group that holds it, and wait until it applied.
@@ -160,14 +245,16 @@ class ParameterGroups:
         self._write_read_only(level, name, read_only)
         self._wait_applied(cluster_id, level, name)
 
-    def _write_read_only(self, level: Level, name: str, read_only: bool) -> None:
+    def _write_read_only(
+        self, level: Level, name: str, read_only: bool, extra: list[dict[str, str]] | None = None
+    ) -> None:
         parameter = {
             "ParameterName": "read_only",
             "ParameterValue": str(int(read_only)),
             "ApplyMethod": "immediate",
         }
         api = _GROUP_API[level]
-        self.rds.call(api.call("modify"), **{api.name: name}, Parameters=[parameter])
+        self.rds.call(api.call("modify"), **{api.name: name}, Parameters=[parameter, *(extra or ())])
 
     def _wait_applied(self, cluster_id: str, level: Level, name: str) -> None:
         """Wait until every instance of the cluster reports the group's change as applied."""

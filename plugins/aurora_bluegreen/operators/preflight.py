@@ -9,9 +9,9 @@ from aurora_bluegreen import validation
 from aurora_bluegreen.errors import ClusterStateError
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 from aurora_bluegreen.ownership import require_reusable
+from aurora_bluegreen.parameter_groups import EngineVersion
+from aurora_bluegreen.replication_setup import ACCEPTED_BINLOG_FORMATS
 from aurora_bluegreen.timing import Stopwatch
-
-ACCEPTED_BINLOG_FORMATS = ("ROW", "MIXED")
 
 
 class PreflightOperator(BlueGreenTask):
@@ -55,6 +55,8 @@ class PreflightOperator(BlueGreenTask):
         self._validate_inputs()
         access = self._access()
         blue = access.backend.describe(self.blue_cluster_id)
+        engine = EngineVersion.reported(blue.engine, blue.engine_version)
+        validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours, engine)
         if not blue.is_available:
             raise ClusterStateError(f"blue cluster {self.blue_cluster_id} is {blue.status}, not available")
         existing_green = access.backend.find(self.green_cluster_id)

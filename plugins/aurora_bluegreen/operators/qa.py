@@ -191,6 +191,8 @@ class StartQaReplicationOperator(StartBinlogReplicationOperator):
     """
 
     template_fields: Sequence[str] = (*StartBinlogReplicationOperator.template_fields, "replicate")
+    # A QA clone is never cut over to, so nothing will replicate from it.
+    green_must_write_binlogs = False
 
     def __init__(self, *, replicate: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)

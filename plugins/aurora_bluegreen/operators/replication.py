@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.errors import CloneCoordinatesMissing
 from aurora_bluegreen.models import SourceEndpoint
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
+from aurora_bluegreen.parameter_groups import EngineVersion
 
 
 class StartBinlogReplicationOperator(BlueGreenTask):
@@ -19,8 +20,15 @@ class StartBinlogReplicationOperator(BlueGreenTask):
     ``replication_conn_id``), green read-only, the external source on green, start, both threads
     confirmed. Idempotent.
 
+    Before any of that it refuses a green that writes no binlogs: the cutover makes old blue
+    replicate from green inside its write freeze, so this is the last task before the approval
+    that talks to green anyway and the first moment green's real settings can be read.
+
     :return: ``ReplicationSummary`` as a dict.
     """
+
+    green_must_write_binlogs: ClassVar[bool] = True
+    """Green is cut over to later; a subclass for a copy nobody replicates from turns this off."""
 
     template_fields: Sequence[str] = (
         *BlueGreenTask.template_fields,
@@ -52,6 +60,8 @@ class StartBinlogReplicationOperator(BlueGreenTask):
         replication = self._check_inputs()
         access = self._access()
         blue_info = access.backend.describe(self.blue_cluster_id)
+        engine = EngineVersion.reported(blue_info.engine, blue_info.engine_version)
+        validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours, engine)
         coordinates = access.backend.clone_coordinates(self.green_cluster_id)
         if coordinates is None:
             raise CloneCoordinatesMissing(
@@ -59,6 +69,7 @@ class StartBinlogReplicationOperator(BlueGreenTask):
                 "was it made by CloneClusterOperator?"
             )
         green = access.sql(self.green_cluster_id)
+        green_info = access.backend.describe(self.green_cluster_id)
         setup = ReplicationSetup(
             blue_cluster_id=self.blue_cluster_id,
             green_cluster_id=self.green_cluster_id,
@@ -71,6 +82,8 @@ class StartBinlogReplicationOperator(BlueGreenTask):
             use_gtid=self.use_gtid,
             ssl=self.ssl,
             start_timeout=self.start_timeout,
+            require_green_binlogs=self.green_must_write_binlogs,
+            green_parameter_group=green_info.cluster_parameter_group,
         )
         return setup.run().to_dict()
 
