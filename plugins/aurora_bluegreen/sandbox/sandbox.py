@@ -327,9 +327,9 @@ class Sandbox:
         if not server.is_running(record.pid, files):
             return "stopped"
         try:
-            root_connection(str(files.socket), connect_timeout=2).close()
+            root_connection(str(files.socket), connect_timeout=2, read_timeout=2).close()
         except pymysql.err.OperationalError:
-            return "unreachable"
+            return "unreachable"  # running, but it does not answer
         return "available"
 
     def _ensure_credentials(self, credentials: Credentials | None) -> Credentials:
