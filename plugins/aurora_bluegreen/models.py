@@ -109,6 +109,8 @@ class ClusterInfo:
     port: int | None
     writer_instance_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    engine_version: str | None = None
+    """As RDS reports it, ``8.0.mysql_aurora.3.08.0``; None where the backend does not say."""
 
     @property
     def is_available(self) -> bool:
@@ -124,6 +126,18 @@ class ClusterInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterInfo:
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class ParameterStatus:
+    """One parameter of a cluster's parameter group: its value, and whether the writer runs with it.
+
+    ``value`` is what the group holds, so what every reboot applies. ``applied`` is False while a
+    change is still on its way to the running server (RDS: ``applying``, ``pending-reboot``).
+    """
+
+    value: str
+    applied: bool
 
 
 @dataclass(frozen=True)
