@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo
+from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, ParameterStatus
 from aurora_bluegreen.sandbox.sandbox import Sandbox
 from aurora_bluegreen.sandbox.state import STATE_DIR_ENV
 
@@ -60,6 +60,13 @@ class SandboxBackend:
 
     def set_read_only(self, cluster_id: str, read_only: bool) -> None:
         self.sandbox.set_read_only(cluster_id, read_only)
+
+    def parameter_status(self, cluster_id: str) -> dict[str, ParameterStatus]:
+        return self.sandbox.parameter_status(cluster_id)
+
+    def restart(self, cluster_id: str) -> ClusterInfo:
+        """Reboot the cluster's writer as Aurora does (sandbox only: not part of ``ClusterBackend``)."""
+        return self.sandbox.restart(cluster_id)
 
     def delete(self, cluster_id: str) -> None:
         self.sandbox.delete(cluster_id)
