@@ -19,9 +19,11 @@ from importlib import resources
 
 import pymysql
 
+from aurora_bluegreen.errors import SandboxError
 from aurora_bluegreen.sandbox.aurora import skipped_for_aurora
 
 MARIADB_SQL_FILE = "rds_procedures.sql"
+_SP_DOES_NOT_EXIST = 1305
 _DELIMITER_COMMAND = "DELIMITER "
 _PROCEDURE = re.compile(
     r"^(?P<verb>DROP|CREATE)\b.*?\bPROCEDURE\s+(?:IF\s+EXISTS\s+)?mysql\.(?P<name>\w+)",
@@ -76,9 +78,18 @@ def after_start(root: pymysql.connections.Connection) -> None:
     Replication resumes only where the rds procedures left it running (``rds_start_replication``
     without a later ``rds_stop_replication`` or reset); see ``rds_sandbox_resume_replication``.
     """
-    apply_stored_configuration(root)
-    with root.cursor() as cursor:
-        cursor.execute("CALL mysql.rds_sandbox_resume_replication()")
+    try:
+        apply_stored_configuration(root)
+        with root.cursor() as cursor:
+            cursor.execute("CALL mysql.rds_sandbox_resume_replication()")
+    except pymysql.err.OperationalError as error:
+        if error.args[0] != _SP_DOES_NOT_EXIST:
+            raise
+        raise SandboxError(
+            "a sandbox server lacks the procedures this aurora-bluegreen needs after a start "
+            f"({error.args[1]}): its sandbox was made by an older version. Remove it with "
+            "`aurora-bluegreen sandbox down` and make it again with `sandbox up`"
+        ) from error
 
 
 def forget_replication(root: pymysql.connections.Connection) -> None:
