@@ -184,6 +184,8 @@ class ParameterGroupMixin:
         def still_pending(record: ClusterRecord | None) -> bool:
             return record is not None and record.pending_parameters.get(name, {}).get("token") == token
 
+        if not still_pending(self.store.read(cluster_id)):
+            return  # and no lock taken: a lock file would bring back a state directory `down` removed
         with self.store.cluster_lock(cluster_id):
             record = self.store.read(cluster_id)
             if not still_pending(record):

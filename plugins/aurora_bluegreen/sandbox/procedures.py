@@ -75,8 +75,13 @@ def apply_stored_configuration(root: pymysql.connections.Connection) -> None:
 def after_start(root: pymysql.connections.Connection) -> None:
     """What Aurora does when an instance comes up: stored configuration again, replication resumed.
 
-    Replication resumes only where the rds procedures left it running (``rds_start_replication``
-    without a later ``rds_stop_replication`` or reset); see ``rds_sandbox_resume_replication``.
+    AWS says a reboot "restarts binlog replication"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Replication.MySQL.SettingUp.html)
+    and Aurora's skip-slave-start cannot be changed; it does not say what becomes of a replication
+    stopped on purpose. Here replication resumes only where the rds procedures left it running
+    (``rds_start_replication`` with no ``rds_stop_replication`` or reset after it), so a stopped
+    one stays stopped; see ``rds_sandbox_resume_replication``. The servers keep
+    --skip-replica-start, so nothing starts before the sandbox has applied the configuration.
     """
     try:
         apply_stored_configuration(root)
