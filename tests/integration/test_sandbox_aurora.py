@@ -24,7 +24,7 @@ import pytest
 from helpers import scalar, write_orders
 
 from aurora_bluegreen.control_plane.sandbox import SandboxBackend
-from aurora_bluegreen.errors import CloneConflict, InvalidInput
+from aurora_bluegreen.errors import CloneConflict, InvalidInput, NotManagedByUs
 from aurora_bluegreen.models import CloneSpec, ParameterStatus
 from aurora_bluegreen.sandbox import Sandbox
 from aurora_bluegreen.sandbox.aurora import AURORA_2_ONLY, AURORA_3_ONLY
@@ -253,6 +253,11 @@ def test_the_control_plane_switches_read_only_persistently_and_reads_it_back(san
     assert _read_only(sandbox, green) == 0
     backend.set_read_only(green, True)
     assert _read_only(sandbox, green) == 1
+
+    # As the Aurora backend, it writes only a parameter group it made: never blue's.
+    with pytest.raises(NotManagedByUs, match="its parameter group is not written"):
+        backend.set_read_only("blue", True)
+    assert backend.parameter_status("blue")["read_only"] == ParameterStatus("0", applied=True)
 
 
 # -- replication across restarts ----------------------------------------------------------------
