@@ -24,7 +24,8 @@ missing_packages() {
     has_command debootstrap || echo debootstrap
     has_command pkg-config || echo pkg-config
     pkg-config --exists mysqlclient 2>/dev/null || echo default-libmysqlclient-dev
-    # mysqlclient is compiled from source: it needs a C compiler and Python's headers.
+    # mysqlclient is compiled from source: it needs a C compiler and Python's headers. The
+    # sandbox builds its aurora_version() function with the same compiler.
     has_command gcc || echo gcc
     has_command python3 || echo python3
     python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null || echo python3-dev

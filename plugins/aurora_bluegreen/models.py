@@ -112,7 +112,7 @@ class ClusterInfo:
     engine: str | None = None
     """``aurora-mysql`` on AWS; None where the control plane does not say (the sandbox)."""
     engine_version: str | None = None
-    """As RDS reports it, e.g. ``8.0.mysql_aurora.3.06.0``; None where the control plane does not say."""
+    """As RDS reports it, e.g. ``8.0.mysql_aurora.3.06.0`` (the sandbox reports the Aurora version it plays)."""
     cluster_parameter_group: str | None = None
     """Where binlogs are turned on, on AWS; None on the sandbox."""
 
@@ -130,6 +130,18 @@ class ClusterInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterInfo:
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class ParameterStatus:
+    """One parameter of a cluster's parameter group: its value, and whether the writer runs with it.
+
+    ``value`` is what the group holds, so what every reboot applies. ``applied`` is False while a
+    change is still on its way to the running server (RDS: ``applying``, ``pending-reboot``).
+    """
+
+    value: str
+    applied: bool
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""ClusterSqlHook against the sandbox's real MariaDB servers, through Airflow connections.
+"""ClusterSqlHook against the sandbox's real servers, through Airflow connections.
 
 The sandbox carries Aurora's ``mysql.rds_*`` procedures and a master user without SUPER, so the
 aurora3 and aurora2 paths run here exactly as they would on Aurora, bar the engine underneath.
+Blue plays Aurora MySQL 3.08; the aurora2 path runs on a second blue that plays Aurora MySQL 2,
+since an Aurora 3 cluster has no Aurora 2 procedure names.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ ADMIN_CONN_ID = "bluegreen_admin"
 REPL_USER = "bg_hook_repl"
 REPL_PASSWORD = "re'pl\"pa\\ss-wörd-密"
 READ_ONLY_ERROR = 1290
+AURORA_2_BLUE = "hook-blue-aurora2"
 
 Hooks = Callable[..., ClusterSqlHook]
 
@@ -77,18 +80,29 @@ def hooks(sandbox: Sandbox, admin_conn_id: str) -> Iterator[Hooks]:
 
 
 @pytest.fixture
-def clone(sandbox: Sandbox) -> Iterator[Callable[[str], str]]:
-    """``clone(cluster_id)``: a fresh read-only clone of blue, deleted after the test."""
+def clone(sandbox: Sandbox) -> Iterator[Callable[..., str]]:
+    """``clone(cluster_id, source="blue")``: a fresh read-only clone, deleted after the test."""
     made: list[str] = []
 
-    def make(cluster_id: str) -> str:
-        sandbox.clone(CloneSpec("blue", cluster_id, f"{cluster_id}-1", tags={"role": "green"}))
+    def make(cluster_id: str, source: str = "blue") -> str:
+        sandbox.clone(CloneSpec(source, cluster_id, f"{cluster_id}-1", tags={"role": "green"}))
         made.append(cluster_id)
         return cluster_id
 
     yield make
     for cluster_id in made:
         sandbox.delete(cluster_id)
+
+
+@pytest.fixture(scope="module")
+def aurora2_blue(sandbox: Sandbox) -> Iterator[str]:
+    """A blue playing Aurora MySQL 2.11.2, with this module's replication user; stopped afterwards."""
+    sandbox.create_blue(AURORA_2_BLUE, aurora_version="2.11.2")
+    with sandbox.connect(AURORA_2_BLUE, "admin") as admin, admin.cursor() as cursor:
+        cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (REPL_USER, REPL_PASSWORD))
+        cursor.execute("GRANT REPLICATION SLAVE ON *.* TO %s@'%%'", (REPL_USER,))
+    yield AURORA_2_BLUE
+    sandbox.stop_server(AURORA_2_BLUE)
 
 
 @pytest.fixture
@@ -113,8 +127,8 @@ def logged(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) 
     return text
 
 
-def _write_orders(sandbox: Sandbox, prefix: str, count: int = 20) -> None:
-    with sandbox.connect("blue", "app") as app, app.cursor() as cursor:
+def _write_orders(sandbox: Sandbox, prefix: str, count: int = 20, cluster_id: str = "blue") -> None:
+    with sandbox.connect(cluster_id, "app") as app, app.cursor() as cursor:
         cursor.executemany(INSERT_ORDER, [order_row(f"{prefix}-{n}", n) for n in range(count)])
 
 
@@ -177,14 +191,23 @@ def test_host_and_port_point_blues_credentials_at_another_cluster(sandbox, hooks
 # -- replication from a clone -----------------------------------------------------------------
 
 
+def test_an_aurora_2_cluster_is_detected_as_aurora2(hooks, aurora2_blue):
+    """The sandbox answers ``SELECT aurora_version()`` with the cluster's version, as Aurora does."""
+    blue2 = hooks(aurora2_blue)
+    assert blue2.dialect is Dialect.AURORA2
+    assert not blue2.can_set_read_only
+    assert hooks("blue").dialect is Dialect.AURORA3
+
+
 @pytest.mark.parametrize("dialect", ["aurora3", "aurora2"])
 def test_replication_from_a_clone_at_its_binlog_position(
-    sandbox, engine, hooks, clone, replication_user, logged, dialect
+    sandbox, engine, hooks, clone, replication_user, aurora2_blue, logged, dialect
 ):
-    green_id = clone(f"hook-{dialect}")
+    source = {"aurora3": "blue", "aurora2": aurora2_blue}[dialect]
+    green_id = clone(f"hook-{dialect}", source)
     coordinates = sandbox.clone_coordinates(green_id)
-    blue_info = sandbox.describe("blue")
-    blue, green = hooks("blue", dialect), hooks(green_id, dialect)
+    blue_info = sandbox.describe(source)
+    blue, green = hooks(source, dialect), hooks(green_id, dialect)
     assert green.dialect is Dialect(dialect)
     assert green.replica_status() is None
 
@@ -193,7 +216,7 @@ def test_replication_from_a_clone_at_its_binlog_position(
     )
     green.start_replication()
     _wait_until_running(green)
-    _write_orders(sandbox, f"pos-{dialect}")
+    _write_orders(sandbox, f"pos-{dialect}", cluster_id=source)
     final = blue.source_position()
     assert green.wait_for_position(final, 10)
 

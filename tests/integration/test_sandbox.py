@@ -163,46 +163,45 @@ def test_read_only_stops_the_app_not_the_master_user_and_rds_set_read_only_lifts
         cursor.execute("CALL mysql.rds_set_read_only(1)")
 
 
-def test_all_rds_procedure_names_exist_for_aurora_2_and_3(connect, qa):
+def test_blue_plays_aurora_3_08_by_default_with_its_rds_procedures_running_as_root(connect, qa):
+    """Aurora 3 names only (test_sandbox_aurora.py checks other versions); every one runs as root."""
     with connect(qa, "admin").cursor() as cursor:
+        cursor.execute("SELECT aurora_version()")
+        assert cursor.fetchone()[0] == b"3.08.0"
         cursor.execute(
             "SELECT ROUTINE_NAME, SECURITY_TYPE, DEFINER FROM information_schema.ROUTINES "
             "WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_NAME LIKE 'rds\\_%%'"
         )
         routines = {name: (security, definer) for name, security, definer in cursor.fetchall()}
     expected = {
-        "rds_set_external_master",
         "rds_set_external_source",
-        "rds_set_external_master_with_auto_position",
         "rds_set_external_source_with_auto_position",
-        "rds_reset_external_master",
         "rds_reset_external_source",
         "rds_start_replication",
         "rds_stop_replication",
         "rds_skip_repl_error",
         "rds_set_read_only",
+        "rds_set_binlog_source_ssl",
         "rds_set_configuration",
         "rds_show_configuration",
         "rds_kill",
         "rds_kill_query",
     }
     assert expected <= routines.keys()
+    assert not {name for name in routines if name.endswith(("_master", "_master_with_auto_position"))}
     assert set(routines.values()) == {("DEFINER", "root@localhost")}
 
 
-def test_auto_position_procedures_configure_gtid_replication(sandbox, connect, replication, qa):
+def test_auto_position_procedure_configures_gtid_replication(sandbox, connect, replication, qa):
     blue = sandbox.describe("blue")
     with connect(qa, "admin").cursor() as cursor:
-        for procedure in (
-            "rds_set_external_source_with_auto_position",
-            "rds_set_external_master_with_auto_position",
-        ):
-            cursor.execute(
-                f"CALL mysql.{procedure}(%s, %s, %s, %s, %s)", ("127.0.0.1", blue.port, "someone", "pw", 0)
-            )
-            status = replication.status(qa)
-            assert (status.source_port, status.auto_position) == (blue.port, True)
-            cursor.execute(f"CALL mysql.{procedure.replace('set', 'reset').split('_with')[0]}()")
+        cursor.execute(
+            "CALL mysql.rds_set_external_source_with_auto_position(%s, %s, %s, %s, %s)",
+            ("127.0.0.1", blue.port, "someone", "pw", 0),
+        )
+        status = replication.status(qa)
+        assert (status.source_port, status.auto_position) == (blue.port, True)
+        cursor.execute("CALL mysql.rds_reset_external_source()")
     assert replication.status(qa) is None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo
+from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, ParameterStatus
 
 
 class ClusterBackend(Protocol):
@@ -22,7 +22,18 @@ class ClusterBackend(Protocol):
         """Blue's binlog position (and GTID set) that the clone's data ends at, once known."""
 
     def set_read_only(self, cluster_id: str, read_only: bool) -> None:
-        """Persistently switch read_only for the cluster's writer."""
+        """Persistently switch read_only for the cluster's writer: through the parameter group that
+        holds it, so every reboot keeps it; returns once the change has applied."""
+
+    def parameter_status(self, cluster_id: str) -> Mapping[str, ParameterStatus]:
+        """The parameters set in the cluster's parameter group (at least ``read_only`` once it was
+        set), each with its value and whether the writer runs with it yet.
+
+        For a verify step: ``read_only`` here is what a reboot will apply, whatever a runtime
+        switch (``mysql.rds_set_read_only``) did since. The sandbox implements it; the Aurora
+        backend does not yet (issue 12: describe_db_cluster_parameters with Source=user, and
+        the members' DBClusterParameterGroupStatus).
+        """
 
     def delete(self, cluster_id: str) -> None:
         """Delete a cluster we created; raise NotManagedByUs for any other."""

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo
+from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, ParameterStatus
+from aurora_bluegreen.ownership import require_ours
 from aurora_bluegreen.sandbox.sandbox import Sandbox
 from aurora_bluegreen.sandbox.state import STATE_DIR_ENV
 
@@ -59,7 +60,26 @@ class SandboxBackend:
         return self.sandbox.clone_coordinates(cluster_id)
 
     def set_read_only(self, cluster_id: str, read_only: bool) -> None:
+        """Through the cluster's parameter group, only for a cluster we made, as on AWS.
+
+        The Aurora backend writes only a group aurora-bluegreen created for that cluster
+        (``aurora_parameter_groups.switch_read_only``); each sandbox cluster has its own group, so
+        here that means a cluster tagged as ours. Blue's group is never written.
+        """
+        require_ours(
+            cluster_id,
+            self.sandbox.describe(cluster_id).tags,
+            "its parameter group is not written; on Aurora MySQL 3.06 and later the cutover uses "
+            "mysql.rds_set_read_only instead (docs/aws.md)",
+        )
         self.sandbox.set_read_only(cluster_id, read_only)
+
+    def parameter_status(self, cluster_id: str) -> dict[str, ParameterStatus]:
+        return self.sandbox.parameter_status(cluster_id)
+
+    def restart(self, cluster_id: str) -> ClusterInfo:
+        """Reboot the cluster's writer as Aurora does (sandbox only: not part of ``ClusterBackend``)."""
+        return self.sandbox.restart(cluster_id)
 
     def delete(self, cluster_id: str) -> None:
         self.sandbox.delete(cluster_id)

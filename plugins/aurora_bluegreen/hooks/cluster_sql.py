@@ -129,6 +129,9 @@ class ClusterSqlHook(SqlSession):
             (aurora_version,) = self._first_row(dialects.AURORA_VERSION)
         except StatementFailed:
             aurora_version = None
+        if isinstance(aurora_version, bytes):
+            # A loadable function answers with a binary string: the sandbox's aurora_version() does.
+            aurora_version = aurora_version.decode("ascii", errors="replace")
         detected = dialects.detect_dialect(
             self.server_version.text, self.server_version.comment, aurora_version, self.rds_procedures
         )

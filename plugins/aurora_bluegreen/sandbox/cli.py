@@ -1,4 +1,4 @@
-"""``aurora-bluegreen sandbox up|status|load|down``."""
+"""``aurora-bluegreen sandbox up|status|load|restart|down``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pymysql
 
 from aurora_bluegreen import dialects, server_answers
 from aurora_bluegreen.errors import AuroraBlueGreenError
+from aurora_bluegreen.sandbox.aurora import DEFAULT_AURORA_VERSION
 from aurora_bluegreen.sandbox.endpoints import APP_ENDPOINT, read_endpoint
 from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ENGINES
 from aurora_bluegreen.sandbox.load import LoadGenerator
@@ -44,6 +45,18 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help=f"database server of a new sandbox (default: {DEFAULT_ENGINE}); an existing one keeps its own",
     )
+    up.add_argument(
+        "--aurora-version",
+        default=None,
+        help=f"Aurora MySQL version blue plays, e.g. 2.11.2 or 3.05.2 (default: {DEFAULT_AURORA_VERSION}); "
+        "it decides the mysql.rds_* procedures, and clones inherit it",
+    )
+    up.add_argument(
+        "--parameter-apply-seconds",
+        type=float,
+        default=None,
+        help="seconds a parameter-group change takes to reach a running server (default: 2; 0 = at once)",
+    )
     up.set_defaults(handler=_up)
 
     status = commands.add_parser("status", parents=[state_dir], help="list clusters and endpoints")
@@ -55,6 +68,14 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
     load.add_argument("--endpoint", default=APP_ENDPOINT, help="endpoint name to follow")
     load.add_argument("--run-id", default=None, help="names the acked-ids and summary files")
     load.set_defaults(handler=_load)
+
+    restart = commands.add_parser(
+        "restart",
+        parents=[state_dir],
+        help="reboot a cluster as Aurora does: parameter group applied, runtime switches forgotten",
+    )
+    restart.add_argument("cluster_id", help="the cluster to restart, e.g. blue")
+    restart.set_defaults(handler=_restart)
 
     down = commands.add_parser("down", parents=[state_dir], help="stop every server, remove all state")
     down.set_defaults(handler=_down)
@@ -71,11 +92,17 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
 
 
 def _up(sandbox: Sandbox, args: argparse.Namespace) -> int:
-    blue = sandbox.create_blue(BLUE_CLUSTER_ID, port=args.port)
+    if args.parameter_apply_seconds is not None:
+        sandbox.set_parameter_apply_seconds(args.parameter_apply_seconds)
+    blue = sandbox.create_blue(BLUE_CLUSTER_ID, port=args.port, aurora_version=args.aurora_version)
     endpoint_path = sandbox.endpoint_file(APP_ENDPOINT)
     # After a cutover the endpoint names green; running `up` again must not undo that.
     endpoint = read_endpoint(endpoint_path) or sandbox.point_endpoint(APP_ENDPOINT, blue.cluster_id)
-    print(f"{blue.cluster_id} is {blue.status} at {blue.endpoint}:{blue.port} ({sandbox.engine.version})")
+    print(
+        f"{blue.cluster_id} is {blue.status} at {blue.endpoint}:{blue.port} "
+        f"({sandbox.engine.version}, playing Aurora MySQL {sandbox.record(blue.cluster_id).aurora_version})"
+    )
+    print(f"parameter-group changes apply after {sandbox.parameter_apply_seconds:g}s")
     print(f"endpoint {APP_ENDPOINT!r} -> {endpoint} ({endpoint_path})")
     print(f"credentials (admin = master user, app = application): {sandbox.store.credentials_file}")
     print(f"state directory: {sandbox.state_dir}")
@@ -87,7 +114,7 @@ def _status(sandbox: Sandbox, args: argparse.Namespace) -> int:
     if not records:
         print(f"no clusters in {sandbox.state_dir}")
         return 0
-    rows = [("CLUSTER", "STATUS", "PORT", "READ_ONLY", "ROLE", "MANAGED", "REPLICATION")]
+    rows = [("CLUSTER", "STATUS", "PORT", "AURORA", "READ_ONLY", "ROLE", "MANAGED", "REPLICATION")]
     for record in records:
         info = sandbox.describe(record.cluster_id)
         read_only, replication = _live_state(sandbox, record) if info.is_available else ("-", "-")
@@ -96,7 +123,8 @@ def _status(sandbox: Sandbox, args: argparse.Namespace) -> int:
                 record.cluster_id,
                 info.status,
                 str(record.port),
-                read_only,
+                record.aurora_version,
+                f"{read_only} (group {_group_read_only(sandbox, record.cluster_id)})",
                 _role(record),
                 "yes" if info.is_managed else "no",
                 replication,
@@ -109,6 +137,14 @@ def _status(sandbox: Sandbox, args: argparse.Namespace) -> int:
         if path.is_file():
             print(f"endpoint {path.stem!r} -> {read_endpoint(path)}")
     return 0
+
+
+def _group_read_only(sandbox: Sandbox, cluster_id: str) -> str:
+    """The parameter group's read_only, and "applying" while it has not reached the server."""
+    status = sandbox.parameter_status(cluster_id).get("read_only")
+    if status is None:
+        return "-"
+    return ("ON" if status.value == "1" else "OFF") + ("" if status.applied else ", applying")
 
 
 def _role(record: ClusterRecord) -> str:
@@ -148,6 +184,12 @@ def _load(sandbox: Sandbox, args: argparse.Namespace) -> int:
         )
     print(f"{summary.counters.acknowledged} writes acknowledged at {summary.achieved_rate}/s")
     print(f"summary: {generator.summary_file}")
+    return 0
+
+
+def _restart(sandbox: Sandbox, args: argparse.Namespace) -> int:
+    info = sandbox.restart(args.cluster_id)
+    print(f"{info.cluster_id} restarted: {info.status} at {info.endpoint}:{info.port}")
     return 0
 
 

@@ -5,14 +5,21 @@ from __future__ import annotations
 import pymysql
 
 
-def root_connection(socket: str, connect_timeout: float = 5) -> pymysql.connections.Connection:
-    """root over the server's unix socket (unix_socket authentication: no password exists)."""
+def root_connection(
+    socket: str, connect_timeout: float = 5, read_timeout: float | None = None
+) -> pymysql.connections.Connection:
+    """root over the server's unix socket (unix_socket authentication: no password exists).
+
+    ``connect_timeout`` covers only the socket's connect: a server that accepts but never answers
+    (hung, or stopped with SIGSTOP) holds the handshake forever unless ``read_timeout`` is set.
+    """
     return pymysql.connect(
         unix_socket=socket,
         user="root",
         autocommit=True,
         charset="utf8mb4",
         connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
     )
 
 

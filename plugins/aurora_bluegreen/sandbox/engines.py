@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from aurora_bluegreen.errors import InvalidInput
 from aurora_bluegreen.models import CloneCoordinates
 from aurora_bluegreen.sandbox import server
+from aurora_bluegreen.sandbox.aurora_function import AuroraFunction
 from aurora_bluegreen.sandbox.connect import root_connection
 from aurora_bluegreen.sandbox.credentials import Credentials
 from aurora_bluegreen.sandbox.server import ServerFiles
@@ -48,8 +49,10 @@ class ServerEngine(Protocol):
     def init_datadir(self, files: ServerFiles) -> None:
         """An empty server's data directory."""
 
-    def start(self, files: ServerFiles, port: int, server_id: int, read_only: bool) -> int:
-        """Launch the server in its own session and return its pid."""
+    def start(
+        self, files: ServerFiles, port: int, server_id: int, read_only: bool, function: AuroraFunction
+    ) -> int:
+        """Launch the server in its own session and return its pid; it answers ``aurora_version()``."""
 
     def clone(
         self, source: ServerFiles, source_port: int, target: ServerFiles, launch: Launch
@@ -59,8 +62,8 @@ class ServerEngine(Protocol):
     def create_accounts(self, files: ServerFiles, credentials: Credentials) -> None:
         """Aurora's master user (no SUPER) and the application's user (DML only), outside the binlog."""
 
-    def install_procedures(self, files: ServerFiles) -> None:
-        """The ``mysql.rds_*`` procedures, outside the binlog."""
+    def install_procedures(self, files: ServerFiles, aurora_version: str) -> None:
+        """The ``mysql.rds_*`` procedures Aurora MySQL ``aurora_version`` has, outside the binlog."""
 
 
 def engine_named(name: str) -> ServerEngine:
@@ -87,8 +90,10 @@ class MariadbEngine:
     def init_datadir(self, files: ServerFiles) -> None:
         server.init_datadir(files.datadir)
 
-    def start(self, files: ServerFiles, port: int, server_id: int, read_only: bool) -> int:
-        return server.start(files, port, server_id, read_only)
+    def start(
+        self, files: ServerFiles, port: int, server_id: int, read_only: bool, function: AuroraFunction
+    ) -> int:
+        return server.start(files, port, server_id, read_only, function)
 
     def clone(
         self, source: ServerFiles, source_port: int, target: ServerFiles, launch: Launch
@@ -114,11 +119,11 @@ class MariadbEngine:
         with root_connection(str(files.socket)) as root:
             create_accounts(root, credentials)
 
-    def install_procedures(self, files: ServerFiles) -> None:
-        from aurora_bluegreen.sandbox.procedures import install_rds_procedures
+    def install_procedures(self, files: ServerFiles, aurora_version: str) -> None:
+        from aurora_bluegreen.sandbox.procedures import MARIADB_SQL_FILE, install_for_aurora
 
         with root_connection(str(files.socket)) as root:
-            install_rds_procedures(root)
+            install_for_aurora(root, MARIADB_SQL_FILE, aurora_version)
 
 
 class MysqlEngine:
@@ -147,10 +152,12 @@ class MysqlEngine:
 
         init_datadir(self.installation, files.datadir)
 
-    def start(self, files: ServerFiles, port: int, server_id: int, read_only: bool) -> int:
+    def start(
+        self, files: ServerFiles, port: int, server_id: int, read_only: bool, function: AuroraFunction
+    ) -> int:
         from aurora_bluegreen.sandbox.mysql.server import start
 
-        return start(self.installation, files, port, server_id, read_only)
+        return start(self.installation, files, port, server_id, read_only, function)
 
     def clone(
         self, source: ServerFiles, source_port: int, target: ServerFiles, launch: Launch
@@ -174,8 +181,9 @@ class MysqlEngine:
         with root_connection(str(files.socket)) as root:
             create_accounts(root, credentials)
 
-    def install_procedures(self, files: ServerFiles) -> None:
-        from aurora_bluegreen.sandbox.mysql.procedures import install_rds_procedures
+    def install_procedures(self, files: ServerFiles, aurora_version: str) -> None:
+        from aurora_bluegreen.sandbox.mysql.procedures import SQL_FILE
+        from aurora_bluegreen.sandbox.procedures import install_for_aurora
 
         with root_connection(str(files.socket)) as root:
-            install_rds_procedures(root)
+            install_for_aurora(root, SQL_FILE, aurora_version)

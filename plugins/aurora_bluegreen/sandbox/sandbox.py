@@ -27,13 +27,13 @@ from aurora_bluegreen.ownership import (
     require_ours,
     require_reusable,
 )
-from aurora_bluegreen.sandbox import server
+from aurora_bluegreen.sandbox import aurora, aurora_function, parameters, procedures, server
 from aurora_bluegreen.sandbox.connect import root_connection, user_connection
 from aurora_bluegreen.sandbox.credentials import Credentials, load_credentials, save_credentials
 from aurora_bluegreen.sandbox.demo_schema import create_demo_schema
 from aurora_bluegreen.sandbox.endpoints import Endpoint, endpoint_file, write_endpoint
 from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ServerEngine, engine_named
-from aurora_bluegreen.sandbox.procedures import apply_stored_configuration
+from aurora_bluegreen.sandbox.parameters import ParameterGroupMixin
 from aurora_bluegreen.sandbox.server import ServerFiles
 from aurora_bluegreen.sandbox.state import CREATED, CREATING, ClusterRecord, StateStore, default_state_dir
 
@@ -43,7 +43,7 @@ HOST = "127.0.0.1"
 User = Literal["root", "admin", "app"]
 
 
-class Sandbox:
+class Sandbox(ParameterGroupMixin):
     """The clusters of one state directory, all on one engine (``engines.py``).
 
     :param engine: ``mysql`` or ``mariadb``, for a new sandbox; an existing one keeps the engine
@@ -78,22 +78,25 @@ class Sandbox:
     # -- creating clusters ------------------------------------------------------------------------
 
     def create_blue(
-        self, cluster_id: str = "blue", port: int | None = None, credentials: Credentials | None = None
+        self,
+        cluster_id: str = "blue",
+        port: int | None = None,
+        credentials: Credentials | None = None,
+        aurora_version: str | None = None,
     ) -> ClusterInfo:
         """Start blue with the demo schema, users and rds procedures; reuse it if it exists.
 
         ``credentials`` are used only when the sandbox has none yet (default: generated ones).
+        ``aurora_version`` ("3.08.0", default ``aurora.DEFAULT_AURORA_VERSION``) decides which rds
+        procedures it has and what ``aurora_version()`` answers; its clones inherit it.
         """
         validation.cluster_identifier("cluster_id", cluster_id)
+        version = aurora.aurora_version(aurora_version or aurora.DEFAULT_AURORA_VERSION)
         started = time.monotonic()
         with self.store.cluster_lock(cluster_id):
             record = self.store.read(cluster_id)
             if record is not None and record.status == CREATED:
-                if not record.created_by_sandbox:
-                    raise CloneConflict(f"{cluster_id} exists and is a clone, not a sandbox blue cluster")
-                if not server.is_running(record.pid, self._files(record)):
-                    self._start(record)
-                return self.describe(cluster_id)
+                return self._reuse_blue(record, version if aurora_version else None)
             if record is not None:
                 self._discard(record)
             credentials = self._ensure_credentials(credentials)
@@ -104,26 +107,41 @@ class Sandbox:
                 port=port,
                 writer_instance_id=f"{cluster_id}-instance-1",
                 created_by_sandbox=True,
-                read_only=False,
+                parameters=parameters.initial(read_only=False),
+                aurora_version=version,
                 tags={},
                 source_cluster_id=None,
             )
             files = self._files(record)
             engine.init_datadir(files)
             record = self._launch(record)
-            engine.install_procedures(files)
+            engine.install_procedures(files, version)
             engine.create_accounts(files, credentials)
             with self._root(record) as root:
+                aurora_function.create_function(root)
                 create_demo_schema(root)
             self._update(cluster_id, status=CREATED)
         log.info(
-            "Created %s (%s) on port %s in %.2fs",
+            "Created %s (%s, playing Aurora MySQL %s) on port %s in %.2fs",
             cluster_id,
             engine.version,
+            version,
             record.port,
             time.monotonic() - started,
         )
         return self.describe(cluster_id)
+
+    def _reuse_blue(self, record: ClusterRecord, version: str | None) -> ClusterInfo:
+        """The blue that exists, started if it was stopped; ``version``, if given, must be its own."""
+        if not record.created_by_sandbox:
+            raise CloneConflict(f"{record.cluster_id} exists and is a clone, not a sandbox blue cluster")
+        if version is not None and record.aurora_version != version:
+            raise CloneConflict(
+                f"{record.cluster_id} exists and runs Aurora MySQL {record.aurora_version}, not {version}"
+            )
+        if not server.is_running(record.pid, self._files(record)):
+            self._start(record)
+        return self.describe(record.cluster_id)
 
     def clone(self, spec: CloneSpec) -> ClusterInfo:
         """Hot-copy the source into a new server; return the existing clone if we made it already.
@@ -153,7 +171,8 @@ class Sandbox:
                 port=None,
                 writer_instance_id=spec.writer_instance_id,
                 created_by_sandbox=False,
-                read_only=spec.read_only,
+                parameters=parameters.initial(read_only=spec.read_only),
+                aurora_version=source.aurora_version,
                 tags={
                     **spec.tags,
                     MANAGED_BY_TAG: MANAGED_BY_VALUE,
@@ -166,7 +185,9 @@ class Sandbox:
                 source_files, source.port, files, lambda: self._launch(self.record(spec.cluster_id)).pid
             )
             record = self._update(spec.cluster_id, clone_coordinates=coordinates.to_dict())
-            self._apply_configuration(record)
+            with self._root(record) as root:
+                procedures.apply_stored_configuration(root)
+                procedures.forget_replication(root)
             self._update(spec.cluster_id, status=CREATED)
         log.info(
             "Cloned %s into %s on port %s in %.2fs; data ends at %s gtid %s",
@@ -190,6 +211,7 @@ class Sandbox:
             port=record.port,
             writer_instance_id=record.writer_instance_id,
             tags=dict(record.tags),
+            engine_version=aurora.engine_version(record.aurora_version),
         )
 
     def find(self, cluster_id: str) -> ClusterInfo | None:
@@ -225,16 +247,6 @@ class Sandbox:
 
     # -- changing clusters ------------------------------------------------------------------------
 
-    def set_read_only(self, cluster_id: str, read_only: bool) -> None:
-        """Switch read_only now and for every later start, like a parameter-group change."""
-        record = self._update(cluster_id, read_only=read_only)
-        with self._root(record) as root, root.cursor() as cursor:
-            cursor.execute("SET GLOBAL read_only = %s", (int(read_only),))
-            cursor.execute("SELECT @@GLOBAL.read_only")
-            (actual,) = cursor.fetchone()
-        if bool(actual) != read_only:
-            raise SandboxError(f"{cluster_id}: read_only is {actual} after setting it to {int(read_only)}")
-
     def add_tags(self, cluster_id: str, tags: Mapping[str, str]) -> None:
         """Add or overwrite tags of a clone we made; anything else raises NotManagedByUs."""
         with self.store.locked():
@@ -262,6 +274,23 @@ class Sandbox:
         record = self.record(cluster_id)
         if not server.is_running(record.pid, self._files(record)):
             self._start(record)
+        return self.describe(cluster_id)
+
+    def restart(self, cluster_id: str) -> ClusterInfo:
+        """Reboot the cluster's writer as Aurora does: a clean shutdown, then a start.
+
+        The start applies the parameter group's values (runtime switches such as
+        ``rds_set_read_only`` are forgotten), the stored configuration, and resumes the
+        replication that the rds procedures left running (``procedures.after_start``).
+        """
+        started = time.monotonic()
+        with self.store.cluster_lock(cluster_id):
+            record = self.record(cluster_id)
+            if record.status != CREATED:
+                raise SandboxError(f"{cluster_id} is {self._status(record)}: only a created cluster restarts")
+            server.stop(record.pid, self._files(record))
+            self._start(self._update(cluster_id, pid=None))
+        log.info("Restarted %s in %.2fs", cluster_id, time.monotonic() - started)
         return self.describe(cluster_id)
 
     def down(self) -> None:
@@ -327,9 +356,9 @@ class Sandbox:
         if not server.is_running(record.pid, files):
             return "stopped"
         try:
-            root_connection(str(files.socket), connect_timeout=2).close()
+            root_connection(str(files.socket), connect_timeout=2, read_timeout=2).close()
         except pymysql.err.OperationalError:
-            return "unreachable"
+            return "unreachable"  # running, but it does not answer
         return "available"
 
     def _ensure_credentials(self, credentials: Credentials | None) -> Credentials:
@@ -370,11 +399,15 @@ class Sandbox:
 
     def _launch(self, record: ClusterRecord) -> ClusterRecord:
         files = self._files(record)
+        with self.store.locked():
+            library = aurora_function.build_library(self.store.functions_dir)
+        function = aurora_function.AuroraFunction(record.aurora_version, library)
+        read_only = parameters.read_only_of(record.parameters)  # the parameter group's, at every start
         # mariadbd now and then dies at start-up before writing any log on a busy machine (seen
         # here under parallel test load, like the install-db segfault); a second start has worked.
         attempt = 1
         while True:
-            pid = self._engine_of(record).start(files, record.port, record.server_id, record.read_only)
+            pid = self._engine_of(record).start(files, record.port, record.server_id, read_only, function)
             record = self._update(record.cluster_id, pid=pid)
             try:
                 server.wait_until_ready(files, pid)
@@ -388,14 +421,11 @@ class Sandbox:
                 attempt += 1
 
     def _start(self, record: ClusterRecord) -> ClusterRecord:
-        record = self._launch(record)
-        self._apply_configuration(record)
-        return record
-
-    def _apply_configuration(self, record: ClusterRecord) -> None:
-        """What rds_set_configuration stored, again: SET GLOBAL does not survive a restart."""
+        """Start a stopped server with its parameter group's values: no change is pending after it."""
+        record = self._launch(self._update(record.cluster_id, pending_parameters={}))
         with self._root(record) as root:
-            apply_stored_configuration(root)
+            procedures.after_start(root)
+        return record
 
     def _discard(self, record: ClusterRecord) -> None:
         """Kill the server (its data is being thrown away) and remove its files."""

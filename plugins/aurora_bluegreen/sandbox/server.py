@@ -15,11 +15,13 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pymysql
 
 from aurora_bluegreen.errors import ServerError, ServerExited
+from aurora_bluegreen.sandbox import aurora_function
 from aurora_bluegreen.sandbox.connect import root_connection
 
 # Aurora's binlog base name, so the coordinates the sandbox hands out look like Aurora's.
@@ -81,6 +83,21 @@ def mariadb_version() -> str:
     )
     match = re.search(r"Ver (\d+\.\d+\.\d+)", result.stdout)
     return f"MariaDB {match.group(1)}" if match else f"MariaDB ({result.stdout.strip() or 'version unknown'})"
+
+
+@cache
+def mariadb_plugin_dir() -> Path:
+    """Where the machine's mariadbd keeps its plugins (``/usr/lib/mysql/plugin`` on Debian)."""
+    result = subprocess.run(
+        [find_binary("mariadbd"), "--no-defaults", "--verbose", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"^plugin-dir\s+(\S+)", result.stdout, re.MULTILINE)
+    if match is None:
+        raise ServerError(f"mariadbd --verbose --help names no plugin-dir: {result.stderr[-500:]}")
+    return Path(match.group(1))
 
 
 def binaries_missing() -> list[str]:
@@ -160,11 +177,23 @@ def init_datadir(datadir: Path) -> None:
     raise ServerError(f"mariadb-install-db failed ({result.returncode}): {result.stderr[-2000:]}")
 
 
-def start(files: ServerFiles, port: int, server_id: int, read_only: bool) -> int:
-    """Launch mariadbd in its own session (it outlives the caller) and return its pid."""
+def start(
+    files: ServerFiles,
+    port: int,
+    server_id: int,
+    read_only: bool,
+    function: aurora_function.AuroraFunction | None = None,
+) -> int:
+    """Launch mariadbd in its own session (it outlives the caller) and return its pid.
+
+    ``function`` gives it the sandbox's ``aurora_version()``; without it, the engine's plugins only.
+    """
     files.socket.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = files.server_dir / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
+    plugins, environment = aurora_function.server_setup(
+        files.server_dir, mariadb_plugin_dir(), os.environ, function
+    )
     command = [
         find_binary("mariadbd"),
         "--no-defaults",
@@ -182,6 +211,8 @@ def start(files: ServerFiles, port: int, server_id: int, read_only: bool) -> int
         "--relay-log=relay-bin",
         "--binlog-format=ROW",
         "--log-slave-updates=1",
+        # Replication is resumed by the sandbox after each start, if the rds procedures left it
+        # running (procedures.resume_replication), not by the server on its own.
         "--skip-slave-start",
         # Aurora resolves no host names; the users are created for '%'.
         "--skip-name-resolve",
@@ -193,10 +224,11 @@ def start(files: ServerFiles, port: int, server_id: int, read_only: bool) -> int
         # nothing (the OS has the data), only a host crash could, and commits get cheaper.
         "--innodb-flush-log-at-trx-commit=2",
         f"--read-only={'ON' if read_only else 'OFF'}",
+        f"--plugin-dir={plugins}",
         "--performance-schema=ON",
         *(f"--performance-schema-{name}=0" for name in PERFORMANCE_SCHEMA_BUFFERS),
     ]
-    return spawn(command, os.environ, files)
+    return spawn(command, environment, files)
 
 
 def spawn(command: list[str], environment: dict[str, str] | os._Environ, files: ServerFiles) -> int:

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aurora_bluegreen.sandbox.aurora import DEFAULT_AURORA_VERSION
+
 STATE_DIR_ENV = "AURORA_BLUEGREEN_SANDBOX_DIR"
 DEFAULT_STATE_DIR = ".sandbox"
 
@@ -93,7 +95,12 @@ class ClusterRecord:
     log_error: str
     writer_instance_id: str
     created_by_sandbox: bool
-    read_only: bool = False
+    parameters: dict[str, str] = field(default_factory=dict)
+    """The cluster parameter group's values (``parameters.py``): what every start applies."""
+    pending_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Changes of ``parameters`` not yet in effect on the running server: name -> when and token."""
+    aurora_version: str = DEFAULT_AURORA_VERSION
+    """The Aurora MySQL version it plays (``aurora.py``), blue's for a clone."""
     pid: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
     source_cluster_id: str | None = None
@@ -107,6 +114,9 @@ class ClusterRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterRecord:
+        data = dict(data)
+        if "read_only" in data:  # written before parameter groups: read_only was the only one
+            data.setdefault("parameters", {"read_only": str(int(data.pop("read_only")))})
         return cls(**data)
 
 
@@ -119,7 +129,8 @@ class StateStore:
     ``<root>/endpoints/<name>.json`` the application's "DNS" (see endpoints.py)
     ``<root>/load/``                acknowledged ids and summaries of load runs
     ``<root>/credentials.json``     master and application users (mode 0600)
-    ``<root>/sandbox.json``         counters shared by all clusters
+    ``<root>/sandbox.json``         counters and settings shared by all clusters
+    ``<root>/functions/``           the compiled ``aurora_version()`` (``aurora_function.py``)
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -129,6 +140,7 @@ class StateStore:
         self.endpoints_dir = self.root / "endpoints"
         self.load_dir = self.root / "load"
         self.credentials_file = self.root / "credentials.json"
+        self.functions_dir = self.root / "functions"
         self._meta_file = self.root / "sandbox.json"
         self._lock_file = self.root / ".lock"
 
@@ -161,12 +173,19 @@ class StateStore:
 
     def engine(self) -> str | None:
         """The engine this sandbox was made with; None before its first cluster."""
-        return (read_json(self._meta_file) or {}).get("engine")
+        return self.setting("engine")
 
     def record_engine(self, name: str) -> None:
+        self.record_setting("engine", name)
+
+    def setting(self, name: str) -> Any | None:
+        """A sandbox-wide setting (``sandbox.json``); None if it was never recorded."""
+        return (read_json(self._meta_file) or {}).get(name)
+
+    def record_setting(self, name: str, value: Any) -> None:
         with self.locked():
             meta = read_json(self._meta_file) or {}
-            meta["engine"] = name
+            meta[name] = value
             write_json_atomic(self._meta_file, meta)
 
     def next_server_id(self) -> int:

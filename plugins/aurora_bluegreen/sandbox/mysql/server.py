@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aurora_bluegreen.errors import ServerError
-from aurora_bluegreen.sandbox import server
+from aurora_bluegreen.sandbox import aurora_function, server
 from aurora_bluegreen.sandbox.debian_root import MYSQL_ROOT, DebianRoot, build_once, ensure_root
 from aurora_bluegreen.sandbox.server import BINLOG_BASENAME, ServerFiles
 from aurora_bluegreen.sandbox.state import file_lock
@@ -85,7 +85,11 @@ class MysqlInstallation:
         loader = next(self.library_dir.glob("ld-linux*.so.*"))
         return [str(loader), "--library-path", str(self.library_dir), str(self.root / program), *arguments]
 
-    def mysqld(self, *arguments: str) -> list[str]:
+    @property
+    def plugin_dir(self) -> Path:
+        return self.root / "usr/lib/mysql/plugin"
+
+    def mysqld(self, *arguments: str, plugin_dir: Path | None = None) -> list[str]:
         """mysqld with the root's files and no option files: everything else comes from ``arguments``."""
         return self.command(
             "usr/sbin/mysqld",
@@ -93,7 +97,7 @@ class MysqlInstallation:
             # mysqld refuses to run as root unless told --user=root; for anyone else it is a no-op.
             f"--user={pwd.getpwuid(os.geteuid()).pw_name}",
             f"--basedir={self.root / 'usr'}",
-            f"--plugin-dir={self.root / 'usr/lib/mysql/plugin'}",
+            f"--plugin-dir={plugin_dir or self.plugin_dir}",
             f"--lc-messages-dir={self.root / 'usr/share/mysql'}",
             f"--character-sets-dir={self.root / 'usr/share/mysql/charsets'}",
             *arguments,
@@ -148,17 +152,28 @@ def _initialize(installation: MysqlInstallation, datadir: Path) -> None:
 
 
 def start(
-    installation: MysqlInstallation, files: ServerFiles, port: int, server_id: int, read_only: bool
+    installation: MysqlInstallation,
+    files: ServerFiles,
+    port: int,
+    server_id: int,
+    read_only: bool,
+    function: aurora_function.AuroraFunction | None = None,
 ) -> int:
-    """Launch mysqld in its own session (it outlives the caller) and return its pid."""
+    """Launch mysqld in its own session (it outlives the caller) and return its pid.
+
+    ``function`` gives it the sandbox's ``aurora_version()``; without it, the root's plugins only.
+    """
     files.socket.parent.mkdir(parents=True, exist_ok=True)
     (files.server_dir / "tmp").mkdir(parents=True, exist_ok=True)
     # A server killed with SIGKILL leaves ``<socket>.lock`` naming its pid; once that pid is reused
     # by any process, mysqld refuses to start ("Another process ... is using unix socket file").
     # Nothing of this cluster runs now (the sandbox starts only a stopped server), so it is stale.
     Path(f"{files.socket}.lock").unlink(missing_ok=True)
-    command = installation.mysqld(*server_options(files, port, server_id, read_only))
-    return server.spawn(command, _environment(), files)
+    plugins, environment = aurora_function.server_setup(
+        files.server_dir, installation.plugin_dir, _environment(), function
+    )
+    command = installation.mysqld(*server_options(files, port, server_id, read_only), plugin_dir=plugins)
+    return server.spawn(command, environment, files)
 
 
 def server_options(files: ServerFiles, port: int, server_id: int, read_only: bool) -> list[str]:
@@ -182,6 +197,8 @@ def server_options(files: ServerFiles, port: int, server_id: int, read_only: boo
         "--gtid-mode=ON",
         "--enforce-gtid-consistency=ON",
         "--log-replica-updates",
+        # Replication is resumed by the sandbox after each start, if the rds procedures left it
+        # running (procedures.resume_replication), not by the server on its own.
         "--skip-replica-start",
         # Aurora resolves no host names; the users are created for '%'.
         "--skip-name-resolve",

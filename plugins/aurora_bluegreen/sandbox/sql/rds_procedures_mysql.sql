@@ -13,14 +13,15 @@
 --
 -- Aurora names per version (the sandbox's installer drops the ones a version lacks):
 --   Aurora 3 only: rds_set_external_source[_with_auto_position], rds_reset_external_source,
---     rds_set_binlog_source_ssl, rds_set_read_only (3.06 and later).
+--     and from 3.06: rds_set_binlog_source_ssl, rds_set_read_only.
 --   Aurora 2 only: rds_set_external_master[_with_auto_position], rds_reset_external_master.
 --   Both: rds_start_replication, rds_stop_replication, rds_skip_repl_error,
 --     rds_skip_transaction_with_gtid, rds_set_configuration, rds_show_configuration, rds_kill,
 --     rds_kill_query.
 -- https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/mysql-stored-proc-replicating.html
--- Public procedures call only the rds_sandbox_* helpers, never each other, so any of them can be
--- left out alone.
+-- The rule is aurora_bluegreen.sandbox.aurora.skipped_for_aurora, for both engines. Public
+-- procedures call only the rds_sandbox_* helpers, never each other, so any of them can be left
+-- out alone. rds_procedures.sql (MariaDB) has the same layout.
 --
 -- The master user lacks SUPER, SYSTEM_VARIABLES_ADMIN and REPLICATION_SLAVE_ADMIN, so every
 -- procedure runs as its definer, root@localhost. Nothing here may reach the binary log: a clone
@@ -39,6 +40,18 @@ INSERT IGNORE INTO mysql.rds_configuration (name, value, description) VALUES (
     NULL,
     'binlog retention hours specifies the duration in hours before binary logs are automatically deleted.'
 );
+
+-- Sandbox-only: whether the rds procedures left replication running. After a restart Aurora
+-- resumes binlog replication ("manually reboot the cluster ... restarts binlog replication",
+-- https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Replication.MySQL.SettingUp.html),
+-- and its skip-slave-start cannot be changed; AWS does not say whether a replication stopped with
+-- rds_stop_replication starts again, and here it does not (docs/aws.md).
+CREATE TABLE IF NOT EXISTS mysql.rds_sandbox_replication (
+    id TINYINT NOT NULL PRIMARY KEY,
+    running TINYINT NOT NULL
+) ENGINE = InnoDB;
+
+INSERT IGNORE INTO mysql.rds_sandbox_replication (id, running) VALUES (1, 0);
 
 DELIMITER $$
 
@@ -103,6 +116,29 @@ BEGIN
     DEALLOCATE PREPARE rds_change_source;
 END$$
 
+-- Sandbox-only: records whether replication should run after the next start (1) or not (0).
+-- Per cluster, like rds_configuration: kept out of the binlog.
+DROP PROCEDURE IF EXISTS mysql.rds_sandbox_note_replication$$
+CREATE DEFINER = 'root'@'localhost' PROCEDURE mysql.rds_sandbox_note_replication(IN wanted INT)
+SQL SECURITY DEFINER
+BEGIN
+    DECLARE caller_logs_binlog INT DEFAULT @@SESSION.sql_log_bin;
+    SET SESSION sql_log_bin = 0;
+    UPDATE mysql.rds_sandbox_replication SET running = wanted WHERE id = 1;
+    SET SESSION sql_log_bin = caller_logs_binlog;
+END$$
+
+-- Sandbox-only: called by the sandbox after every server start (the server runs with
+-- --skip-replica-start): replication that the rds procedures left running starts again.
+DROP PROCEDURE IF EXISTS mysql.rds_sandbox_resume_replication$$
+CREATE DEFINER = 'root'@'localhost' PROCEDURE mysql.rds_sandbox_resume_replication()
+SQL SECURITY DEFINER
+BEGIN
+    IF (SELECT running FROM mysql.rds_sandbox_replication WHERE id = 1) = 1 THEN
+        START REPLICA;
+    END IF;
+END$$
+
 -- Sandbox-only: what both reset_external_* names do.
 DROP PROCEDURE IF EXISTS mysql.rds_sandbox_reset_source$$
 CREATE DEFINER = 'root'@'localhost' PROCEDURE mysql.rds_sandbox_reset_source()
@@ -110,6 +146,7 @@ SQL SECURITY DEFINER
 BEGIN
     STOP REPLICA;
     RESET REPLICA ALL;
+    CALL mysql.rds_sandbox_note_replication(0);
 END$$
 
 DROP PROCEDURE IF EXISTS mysql.rds_set_external_source$$
@@ -171,12 +208,18 @@ CALL mysql.rds_sandbox_reset_source()$$
 DROP PROCEDURE IF EXISTS mysql.rds_start_replication$$
 CREATE DEFINER = 'root'@'localhost' PROCEDURE mysql.rds_start_replication()
 SQL SECURITY DEFINER
-START REPLICA$$
+BEGIN
+    START REPLICA;
+    CALL mysql.rds_sandbox_note_replication(1);
+END$$
 
 DROP PROCEDURE IF EXISTS mysql.rds_stop_replication$$
 CREATE DEFINER = 'root'@'localhost' PROCEDURE mysql.rds_stop_replication()
 SQL SECURITY DEFINER
-STOP REPLICA$$
+BEGIN
+    STOP REPLICA;
+    CALL mysql.rds_sandbox_note_replication(0);
+END$$
 
 -- Turns SOURCE_SSL on (1) or off (0) for the existing replication channel. MySQL refuses the
 -- change while the receiver thread runs; stop replication first.
@@ -220,6 +263,7 @@ BEGIN
     ELSE
         SET GLOBAL sql_replica_skip_counter = 1;
         START REPLICA;
+        CALL mysql.rds_sandbox_note_replication(1);
         SELECT CONCAT('Skipped one event after SQL thread error ', failed_errno,
                       '; replication restarted.') AS Message;
     END IF;
