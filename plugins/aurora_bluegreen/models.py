@@ -112,7 +112,7 @@ class ClusterInfo:
     engine: str | None = None
     """``aurora-mysql`` on AWS; None where the control plane does not say (the sandbox)."""
     engine_version: str | None = None
-    """As RDS reports it, e.g. ``8.0.mysql_aurora.3.06.0`` (the sandbox reports the Aurora version it plays)."""
+    """As RDS reports it, e.g. ``8.0.mysql_aurora.3.06.0``; the sandbox reports the version it plays."""
     cluster_parameter_group: str | None = None
     """Where binlogs are turned on, on AWS; None on the sandbox."""
 
