@@ -93,7 +93,9 @@ def cutover(deployment, connections, **overrides):
         "green_cluster_id": deployment["green"],
         "replication_conn_id": "repl",
         "max_freeze_seconds": 5,
-        "max_lag_seconds": 5,
+        # Seconds_Behind_Source jumps on a busy two-core machine (a multithreaded applier reports
+        # it per checkpoint); the catch-up itself is proven by position or GTID, not by this.
+        "max_lag_seconds": 30,
         "repoint": f"sandbox:{deployment['endpoint']}",
         **connections,
         **overrides,
