@@ -382,7 +382,7 @@ class Cutover:
         source = self.source_for_rollback
         if self._green_at_start is not None and self._green_at_start.auto_position:
             self.green.set_external_source(
-                source.host, source.port, source.user, source.password, None, gtid=True
+                source.host, source.port, source.user, source.password, None, gtid=True, ssl=source.tls
             )
             return
         resume_at = report.green_executed_position

@@ -143,6 +143,7 @@ def test_full_flow_under_load_loses_no_acknowledged_write(sandbox, connect, depl
     assert [step["name"] for step in report["steps"]] == [
         "guardrails",
         "freeze_blue",
+        "end_writing_sessions",
         "read_final_position",
         "wait_for_green",
         "open_green_snapshot",

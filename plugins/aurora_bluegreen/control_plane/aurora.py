@@ -18,7 +18,7 @@ from aurora_bluegreen.control_plane.aurora_parameter_groups import ParameterGrou
 from aurora_bluegreen.control_plane.aws_calls import aws_call, aws_pages, tag_dict, tag_list
 from aurora_bluegreen.control_plane.rds import Rds, writer_id_of
 from aurora_bluegreen.errors import CloneCoordinatesMissing, ClusterNotFound, ClusterStateError, InvalidInput
-from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, InstanceInfo
+from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, InstanceInfo, ParameterStatus
 from aurora_bluegreen.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, SOURCE_CLUSTER_TAG, require_ours
 
 if TYPE_CHECKING:
@@ -151,6 +151,9 @@ class AuroraBackend:
 
     def set_read_only(self, cluster_id: str, read_only: bool) -> None:
         self.groups.switch_read_only(self.rds.require_cluster(cluster_id), read_only)
+
+    def parameter_status(self, cluster_id: str) -> dict[str, ParameterStatus]:
+        return {"read_only": self.groups.read_only_status(self.rds.require_cluster(cluster_id))}
 
     def delete(self, cluster_id: str) -> None:
         """Delete a cluster this tool made, its instances first (readers before the writer).

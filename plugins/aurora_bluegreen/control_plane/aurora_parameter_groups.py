@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from aurora_bluegreen.control_plane.aws_calls import aws_pages, tag_dict, tag_list
 from aurora_bluegreen.control_plane.rds import Rds, wait_until
 from aurora_bluegreen.errors import AwsCallFailed, ClusterStateError, NotManagedByUs
-from aurora_bluegreen.models import CloneSpec
+from aurora_bluegreen.models import CloneSpec, ParameterStatus
 from aurora_bluegreen.ownership import created_at, created_at_tag, is_ours
 from aurora_bluegreen.parameter_groups import (
     DEFAULT_GROUP_PREFIX,
@@ -48,6 +48,10 @@ class _GroupApi:
 
     def call(self, verb: str, plural: bool = False) -> str:
         return f"{verb}_db_{self.infix}parameter_group{'s' if plural else ''}"
+
+    @property
+    def describe_parameters(self) -> str:
+        return f"describe_db_{self.infix}parameters"
 
 
 _GROUP_API = {
@@ -213,6 +217,39 @@ class ParameterGroups:
         )
         self.sleep(left)
 
+    def read_only_group(self, cluster: dict) -> tuple[Level, str]:
+        """The parameter group that holds read_only for this cluster: its cluster group on Aurora
+        MySQL 3, its writer's DB group on Aurora MySQL 2 (AuroraMySQL.Reference.ParameterGroups)."""
+        level = EngineVersion.parse(cluster["Engine"], cluster["EngineVersion"]).read_only_level
+        if level is Level.CLUSTER:
+            return level, cluster["DBClusterParameterGroup"]
+        writer = self.rds.writer(cluster)
+        if writer is None:
+            raise ClusterStateError(
+                f"{cluster['DBClusterIdentifier']} has no writer instance whose read_only could be switched"
+            )
+        return level, writer["DBParameterGroups"][0]["DBParameterGroupName"]
+
+    def read_only_status(self, cluster: dict) -> ParameterStatus:
+        """What a reboot will apply (the group's read_only; unset is the engine's default, 0), and
+        whether every member runs with the group as it is."""
+        level, name = self.read_only_group(cluster)
+        api = _GROUP_API[level]
+        value = "0"
+        if not name.startswith(DEFAULT_GROUP_PREFIX):
+            parameters = aws_pages(
+                self.rds.client,
+                api.describe_parameters,
+                "Parameters",
+                **{api.name: name},
+                Source="user",
+            )
+            value = next(
+                (str(p.get("ParameterValue")) for p in parameters if p.get("ParameterName") == "read_only"),
+                "0",
+            )
+        return ParameterStatus(value, self._applied(cluster, level, name))
+
     def switch_read_only(self, cluster: dict, read_only: bool) -> None:
         """Switch read_only through the parameter group that holds it, and wait until it applied.
 
@@ -220,16 +257,7 @@ class ParameterGroups:
         never is: on Aurora MySQL 3.06+ the cutover freezes blue with ``mysql.rds_set_read_only``.
         """
         cluster_id = cluster["DBClusterIdentifier"]
-        level = EngineVersion.parse(cluster["Engine"], cluster["EngineVersion"]).read_only_level
-        if level is Level.CLUSTER:
-            name = cluster["DBClusterParameterGroup"]
-        else:
-            writer = self.rds.writer(cluster)
-            if writer is None:
-                raise ClusterStateError(
-                    f"{cluster_id} has no writer instance whose read_only could be switched"
-                )
-            name = writer["DBParameterGroups"][0]["DBParameterGroupName"]
+        level, name = self.read_only_group(cluster)
         facts = self.facts(level, [name]).get(name)
         refusal = (
             refusal_to_modify(facts, cluster_id)
@@ -258,23 +286,27 @@ class ParameterGroups:
 
     def _wait_applied(self, cluster_id: str, level: Level, name: str) -> None:
         """Wait until every instance of the cluster reports the group's change as applied."""
+        wait_until(
+            lambda: self._applied(self.rds.cluster(cluster_id) or {}, level, name),
+            self.read_only_timeout,
+            f"read_only in {name} to apply on {cluster_id}",
+        )
 
-        def applied() -> bool:
-            cluster = self.rds.cluster(cluster_id) or {}
-            if level is Level.CLUSTER:
-                return all(
-                    member.get("DBClusterParameterGroupStatus") == "in-sync"
-                    for member in cluster.get("DBClusterMembers", [])
-                )
-            for member in cluster.get("DBClusterMembers", []):
-                instance = self.rds.instance(member["DBInstanceIdentifier"]) or {}
-                statuses = [
-                    group.get("ParameterApplyStatus")
-                    for group in instance.get("DBParameterGroups", [])
-                    if group["DBParameterGroupName"] == name
-                ]
-                if any(status != "in-sync" for status in statuses):
-                    return False
-            return True
-
-        wait_until(applied, self.read_only_timeout, f"read_only in {name} to apply on {cluster_id}")
+    def _applied(self, cluster: dict, level: Level, name: str) -> bool:
+        """Every member reports the group ``in-sync`` (AWS: DBClusterParameterGroupStatus for a
+        cluster group, ParameterApplyStatus for a DB group)."""
+        if level is Level.CLUSTER:
+            return all(
+                member.get("DBClusterParameterGroupStatus") == "in-sync"
+                for member in cluster.get("DBClusterMembers", [])
+            )
+        for member in cluster.get("DBClusterMembers", []):
+            instance = self.rds.instance(member["DBInstanceIdentifier"]) or {}
+            statuses = [
+                group.get("ParameterApplyStatus")
+                for group in instance.get("DBParameterGroups", [])
+                if group["DBParameterGroupName"] == name
+            ]
+            if any(status != "in-sync" for status in statuses):
+                return False
+        return True

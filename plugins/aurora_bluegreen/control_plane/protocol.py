@@ -30,9 +30,7 @@ class ClusterBackend(Protocol):
         set), each with its value and whether the writer runs with it yet.
 
         For a verify step: ``read_only`` here is what a reboot will apply, whatever a runtime
-        switch (``mysql.rds_set_read_only``) did since. The sandbox implements it; the Aurora
-        backend does not yet (issue 12: describe_db_cluster_parameters with Source=user, and
-        the members' DBClusterParameterGroupStatus).
+        switch (``mysql.rds_set_read_only``) did since.
         """
 
     def delete(self, cluster_id: str) -> None:
