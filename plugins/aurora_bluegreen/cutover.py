@@ -75,6 +75,9 @@ class Cutover:
     expected_green_writes: tuple[str, ...] = ()
     application_users: tuple[str, ...] = ()
     """The application's MySQL users: checked for a read_only bypass even when not connected."""
+    green_parameter_group: ReadOnlySwitch | None = None
+    """Green's read_only as its parameter group holds it: set to 0 after the freeze, or the next
+    reboot of the new writer would make production read-only."""
     consistency: ConsistencyCheck | None = None
     clock: Callable[[], float] = time.monotonic
     _reverse_user_exists: bool = field(default=False, init=False)
@@ -115,7 +118,27 @@ class Cutover:
         if self.consistency is not None:
             with self._phase(report, "consistency_check") as note:
                 note(self._check_consistency(report))
+        self._persist_green_writable(report)
         return report
+
+    def _persist_green_writable(self, report: CutoverReport) -> None:
+        """After the freeze: the switch that made green writable is forgotten at a reboot, its
+        parameter group is not. A failure here leaves writes on green (a retry finishes it)."""
+        if self.green_parameter_group is None:
+            return
+        try:
+            with self._phase(report, "persist_green_writable") as note:
+                self.green_parameter_group.set_read_only(False)
+                note(
+                    f"{self.green_cluster_id}'s parameter group says read_only=0: a reboot keeps it writable"
+                )
+        except Exception as error:
+            report.failure = (
+                f"writes moved to {self.green_cluster_id}, but its parameter group still makes it read-only "
+                f"at its next reboot: {type(error).__name__}: {error}. Retry this task, or set read_only=0 "
+                "in green's parameter group"
+            )
+            raise CutoverFailed(f"cutover incomplete: {report.failure}", report) from error
 
     def _check_consistency(self, report: CutoverReport) -> str:
         """After the freeze; a check that cannot run is reported, it does not undo a good cutover."""
@@ -420,6 +443,7 @@ class Cutover:
                 self.green_host, self.green_port, self.green_cluster_id
             )
             note(report.repointed_to)
+        self._persist_green_writable(report)
         return report
 
     @contextmanager

@@ -27,6 +27,10 @@ replication user and binlog retention are still needed."""
 RETENTION_TAG = "blue-binlog-retention-hours"
 """The source's binlog retention from before the tool first changed it, kept on the clone."""
 RETENTION_UNSET = "unset"
+WRITER_SINCE_TAG = "writer-since"
+"""On our clone once a cutover made it the writer (ISO 8601 in UTC), ``switched back ...`` after a
+switch back: teardown never deletes a clone that is the writer, whatever else it finds."""
+SWITCHED_BACK = "switched back"
 STAMP_TAG = "qa-stamp"
 """When the run that made a QA clone was due, ISO 8601 in UTC: orders clones newest first."""
 READY_TAG = "qa-ready"
@@ -145,3 +149,22 @@ def may_become_writer(target_id: str, target_tags: Mapping[str, str], writer_tag
     """A cutover may make a cluster writable only if it is our clone, or (switching back) the
     cluster that the current writer, our clone, was made from."""
     return is_ours(target_tags) or (is_ours(writer_tags) and writer_tags.get(SOURCE_CLUSTER_TAG) == target_id)
+
+
+def is_the_writer(tags: Mapping[str, str]) -> bool:
+    """Whether a cutover made this clone of ours the writer, and no switch back undid it."""
+    since = tags.get(WRITER_SINCE_TAG, "")
+    return bool(since) and not since.startswith(SWITCHED_BACK)
+
+
+def writer_tags(
+    target_tags: Mapping[str, str], source_tags: Mapping[str, str], now: str
+) -> dict[str, dict[str, str]]:
+    """Which of the two clusters of a finished cutover get which tag: ``{"target"|"source": tags}``.
+    Only clusters of ours are tagged; blue, which is not, needs no mark."""
+    marks: dict[str, dict[str, str]] = {}
+    if is_ours(target_tags):
+        marks["target"] = {WRITER_SINCE_TAG: now}
+    if is_ours(source_tags):
+        marks["source"] = {WRITER_SINCE_TAG: f"{SWITCHED_BACK} {now}"}
+    return marks

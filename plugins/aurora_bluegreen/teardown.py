@@ -37,6 +37,7 @@ from aurora_bluegreen.ownership import (
     RETENTION_UNSET,
     Role,
     clones_of,
+    is_the_writer,
     require_clone_of,
 )
 from aurora_bluegreen.timing import Stopwatch, run_step
@@ -114,6 +115,8 @@ class DeploymentTeardown:
     def run(self) -> dict[str, Any]:
         found = self._inspect()
         done: dict[str, Any] = {"green_cluster_id": self.green_cluster_id, "green_took_over": found.took_over}
+        if found.took_over and found.green is not None:
+            done["old_blue_writes"] = _old_blue_writes(found.blue, found.green)
         done.update(self._close_replication(found))
         done.update(
             release_source(
@@ -146,16 +149,26 @@ class DeploymentTeardown:
         blue = self.access.sql(self.blue_cluster_id)
         green = self._reachable_green(green_info)
         blue_read_only = blue.read_only()
-        if green_info is not None and green is None and blue_read_only:
+        blue_status = blue.replica_status()
+        took_over = green_is_the_writer(
+            green_answers=green is not None,
+            green_writable=green is not None and not green.read_only(),
+            green_replicates=green is not None and green.replica_status() is not None,
+            blue_read_only=blue_read_only,
+            blue_replicates_from_green=(
+                green_info is not None
+                and blue_status is not None
+                and blue_status.replicates_from(green_info.endpoint, green_info.port)
+            ),
+            tagged_writer=green_info is not None and is_the_writer(green_info.tags),
+        )
+        if green_info is not None and took_over is None:
             raise ClusterStateError(
                 f"green {self.green_cluster_id} is {green_info.status} and cannot be reached, and blue "
                 f"{self.blue_cluster_id} is read-only: green may have taken over as the writer. Nothing "
                 "was changed; check both clusters and run the teardown again once green is reachable."
             )
-        # The cutover leaves exactly this: blue frozen, green writable and no longer a replica.
-        took_over = (
-            green is not None and blue_read_only and not green.read_only() and green.replica_status() is None
-        )
+        took_over = bool(took_over)
         if blue_read_only and not took_over:
             log.warning(
                 "Blue %s is read-only but green did not take over (a cutover that could not roll back?); "
@@ -208,6 +221,29 @@ class DeploymentTeardown:
                 lambda: _end_reverse(found.blue, green, green_info),
             ),
         }
+
+
+def green_is_the_writer(
+    *,
+    green_answers: bool,
+    green_writable: bool,
+    green_replicates: bool,
+    blue_read_only: bool,
+    blue_replicates_from_green: bool,
+    tagged_writer: bool,
+) -> bool | None:
+    """Whether a cutover made green the writer; None when nothing proves it either way.
+
+    Blue's read_only is no proof: the cutover freezes blue with a runtime switch that a reboot
+    forgets, so an old blue can be writable again. So the proofs are green's tag (set when the
+    cutover finished), old blue replicating from green, or green writable and no replica; a
+    green that does not answer beside a frozen blue could be either.
+    """
+    if tagged_writer or blue_replicates_from_green:
+        return True
+    if green_answers:
+        return green_writable and not green_replicates
+    return None if blue_read_only else False
 
 
 def retire_qa_clones(
@@ -293,6 +329,20 @@ def restore_source_retention(blue: Any, clone_info: ClusterInfo | None) -> str:
     hours = None if recorded == RETENTION_UNSET else int(recorded)
     blue.set_binlog_retention_hours(hours)
     return f"restored to {recorded}"
+
+
+def _old_blue_writes(blue: Any, green: Any) -> str:
+    """Writes old blue took itself after the cutover (its freeze does not survive a reboot): they
+    are on no cluster the application uses, so a person must look at them before it is retired."""
+    from aurora_bluegreen.guardrail_facts import green_local_writes
+
+    writes = green_local_writes(blue=green, green=blue)
+    if writes is None:
+        return "not known: GTIDs give no evidence here"
+    if not writes:
+        return "none"
+    log.warning("Old blue %s took writes of its own after the cutover: %s", blue.endpoint, writes)
+    return f"FOUND: old blue took writes of its own after the cutover, not on green: {', '.join(writes)}"
 
 
 def _stop(green: Any) -> str:

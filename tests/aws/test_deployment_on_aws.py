@@ -166,7 +166,13 @@ def test_aws_path_from_preflight_to_cutover(sandbox, connect, planes, context):
     state = VerifyCutoverOperator(
         task_id="verify", blue_cluster_id=BLUE, green_cluster_id=GREEN, **planes_kwargs
     ).execute(context)
-    assert state == {"green_writable": True, "green_replication_reset": True, "blue_read_only": True}
+    assert state == {
+        "green_writable": True,
+        "green_replication_reset": True,
+        "green_writable_after_reboot": True,
+        "blue_read_only": True,
+        "blue_took_no_writes_of_its_own": True,
+    }
     with connect(GREEN, "root") as green, green.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM shop.orders WHERE request_id LIKE 'while-replicating-%'")
         assert cursor.fetchone() == (50,)

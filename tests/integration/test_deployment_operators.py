@@ -174,7 +174,13 @@ def test_full_flow_under_load_loses_no_acknowledged_write(sandbox, connect, depl
         green_cluster_id=deployment["green"],
         **connections,
     ).execute({})
-    assert state == {"green_writable": True, "green_replication_reset": True, "blue_read_only": True}
+    assert state == {
+        "green_writable": True,
+        "green_replication_reset": True,
+        "green_writable_after_reboot": True,
+        "blue_read_only": True,
+        "blue_took_no_writes_of_its_own": True,
+    }
 
 
 def test_retried_replication_setup_leaves_running_replication_alone(sandbox, deployment, connections):

@@ -61,6 +61,10 @@ class ClusterAccess:
             connection=self.admin_connection,
         )
 
+    def persistent_read_only(self, cluster_id: str) -> ParameterGroupReadOnly:
+        """read_only as the cluster's parameter group holds it: what every reboot applies."""
+        return ParameterGroupReadOnly(cluster_id, self.backend)
+
     def read_only_switch(self, cluster_id: str, hook: ClusterSqlHook) -> ClusterReadOnly:
         """Decided now (it asks the server what it runs), so a switch in the cutover's freeze
         costs only the switch."""
@@ -90,3 +94,24 @@ class ClusterReadOnly:
                     f"{CONTROL_PLANE_READ_ONLY_SECONDS}s after the control plane changed it"
                 )
             time.sleep(1)
+
+
+@dataclass
+class ParameterGroupReadOnly:
+    """read_only in the cluster's parameter group, so it survives reboots and failovers.
+
+    ``mysql.rds_set_read_only`` "doesn't persist on rebooting. To make permanent changes to
+    read_only, you must use the read_only DB cluster parameter"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/mysql-stored-proc-replicating.html).
+    A group that already says what is asked is left alone: a switch back to blue needs no write
+    to blue's group, which this tool never writes.
+    """
+
+    cluster_id: str
+    backend: ClusterBackend
+
+    def set_read_only(self, read_only: bool) -> None:
+        status = self.backend.parameter_status(self.cluster_id).get("read_only")
+        if status is not None and status.value == str(int(read_only)) and status.applied:
+            return
+        self.backend.set_read_only(self.cluster_id, read_only)

@@ -81,6 +81,7 @@ class CutoverOperator(BlueGreenTask):
         except CutoverFailed as failure:
             self.log.error("Cutover failed; what happened:\n%s", failure.report.as_table())
             raise
+        self._mark_the_writer()
         self.log.info(
             "Cutover from %s to %s done:\n%s", self.blue_cluster_id, self.green_cluster_id, report.as_table()
         )
@@ -90,6 +91,22 @@ class CutoverOperator(BlueGreenTask):
                 + "; ".join(report.consistency["mismatched"])
             )
         return report.to_dict()
+
+    def _mark_the_writer(self) -> None:
+        """Tag our clone as the writer (or as switched back from): a later teardown must never
+        take the new production writer for a leftover, whatever state old blue is in."""
+        from datetime import datetime, timezone
+
+        from aurora_bluegreen.ownership import writer_tags
+
+        backend = self._access().backend
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        target, source = backend.describe(self.green_cluster_id), backend.describe(self.blue_cluster_id)
+        marks = writer_tags(target.tags, source.tags, now)
+        for role, cluster in (("target", target), ("source", source)):
+            if role in marks:
+                backend.add_tags(cluster.cluster_id, marks[role])
+                self.log.info("Tagged %s %s", cluster.cluster_id, marks[role])
 
     def _check_inputs(self) -> validation.ReplicationCredentials:
         """Everything refused before anything changes; returns the replication user's credentials."""
@@ -134,6 +151,7 @@ class CutoverOperator(BlueGreenTask):
             blue_read_only=access.read_only_switch(self.blue_cluster_id, blue),
             green=green,
             green_read_only=access.read_only_switch(self.green_cluster_id, green),
+            green_parameter_group=access.persistent_read_only(self.green_cluster_id),
             green_host=green_info.endpoint,
             green_port=green_info.port,
             repointer=repointer_for(self.repoint, access.backend),
@@ -174,25 +192,42 @@ class CutoverOperator(BlueGreenTask):
 
 
 class VerifyCutoverOperator(BlueGreenTask):
-    """Check the end state: green writable and no longer a replica, blue read-only."""
+    """Check the end state, as it is now and as it will be after a reboot.
+
+    Green writable, no longer a replica, and its parameter group saying read_only=0 (a reboot or
+    failover must not make production read-only); blue read-only, and none of its own writes since
+    the cutover (its freeze is a runtime switch a reboot forgets: a write there would be on no
+    writer the application uses, and a switch back would refuse it).
+    """
 
     ui_color = "#d9d2e9"
     operator_extra_links = (CutoverReportLink(),)
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from aurora_bluegreen.guardrail_facts import green_local_writes
+
         access = self._access()
         blue = access.sql(self.blue_cluster_id)
         green = access.sql(self.green_cluster_id)
+        group = access.backend.parameter_status(self.green_cluster_id).get("read_only")
+        # Old blue replicates from green: a GTID of its own that green lacks is a local write.
+        old_blue_writes = green_local_writes(blue=green, green=blue)
         state = {
             "green_writable": not green.read_only(),
             "green_replication_reset": green.replica_status() is None,
+            "green_writable_after_reboot": group is None or group.value == "0",
             "blue_read_only": blue.read_only(),
+            "blue_took_no_writes_of_its_own": not old_blue_writes,
         }
         problems = [name for name, ok in state.items() if not ok]
         if problems:
-            raise ClusterStateError(f"cutover end state is wrong: {', '.join(problems)} not true ({state})")
+            detail = f" (old blue's own writes: {', '.join(old_blue_writes)})" if old_blue_writes else ""
+            raise ClusterStateError(
+                f"cutover end state is wrong: {', '.join(problems)} not true ({state}){detail}"
+            )
         self.log.info(
-            "Verified: %s is writable and no longer replicates; %s is read-only",
+            "Verified: %s is writable, no longer replicates, and stays writable after a reboot; %s is "
+            "read-only and took no writes of its own",
             self.green_cluster_id,
             self.blue_cluster_id,
         )
