@@ -16,11 +16,12 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from helpers import sandbox_connections, write_orders
 
-from aurora_bluegreen.errors import CutoverFailed, InvalidInput
+from aurora_bluegreen.errors import ClusterStateError, CutoverFailed, InvalidInput
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
+from aurora_bluegreen.operators.teardown import TeardownDeploymentOperator
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
 
@@ -416,3 +417,54 @@ def test_replication_between_clusters_is_encrypted_where_the_engine_offers_tls(
             assert cursor.fetchone() == ("YES",)
     else:
         assert "REQUIRE SSL" not in create_user  # no certificate on the sandbox's MariaDB: plain text
+
+
+def verify(deployment, connections):
+    return VerifyCutoverOperator(
+        task_id="verify",
+        blue_cluster_id=deployment["blue"],
+        green_cluster_id=deployment["green"],
+        **connections,
+    ).execute({})
+
+
+def read_only(connect, cluster_id) -> int:
+    with connect(cluster_id, "root") as root, root.cursor() as cursor:
+        cursor.execute("SELECT @@global.read_only")
+        return cursor.fetchone()[0]
+
+
+def test_reboots_after_a_cutover_keep_green_writable_and_an_old_blue_that_took_writes_is_caught(
+    sandbox, connect, deployment, connections
+):
+    """rds_set_read_only is forgotten at a reboot (AWS: "doesn't persist on rebooting"): green's
+    parameter group must say read_only=0, and old blue, which comes back writable, is watched."""
+    clone_and_replicate(deployment, connections)
+    wait_caught_up(deployment, connections)
+    report = cutover(deployment, connections)
+    assert report["steps"][-1]["name"] == "persist_green_writable"
+    assert sandbox.describe(deployment["green"]).tags["writer-since"]
+
+    sandbox.restart(deployment["green"])
+    assert read_only(connect, deployment["green"]) == 0, "a reboot made the new writer read-only"
+    assert verify(deployment, connections)["green_writable_after_reboot"] is True
+
+    sandbox.restart(deployment["blue"])
+    assert read_only(connect, deployment["blue"]) == 0  # its own group never said read-only
+    write_orders(connect, deployment["blue"], "stray-on-old-blue")  # a client still pointed at it
+    with pytest.raises(ClusterStateError, match="blue_read_only, blue_took_no_writes_of_its_own not true"):
+        verify(deployment, connections)
+    # A switch back would strand that write: its guardrail refuses (old blue is its "green").
+    with pytest.raises(CutoverFailed, match="writes that did not come from blue"):
+        cutover({**deployment, "blue": deployment["green"], "green": deployment["blue"]}, connections)
+
+    done = TeardownDeploymentOperator(
+        task_id="teardown",
+        blue_cluster_id=deployment["blue"],
+        green_cluster_id=deployment["green"],
+        replication_conn_id="repl",
+        **connections,
+    ).execute({})
+    assert done["green"] == "kept: it is the writer since the cutover"
+    assert done["old_blue_writes"].startswith("FOUND: old blue took writes of its own")
+    assert sandbox.describe(deployment["green"]).is_available
