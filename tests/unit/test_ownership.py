@@ -39,7 +39,7 @@ def test_ownership_tags_mark_role_source_and_run():
 
 def test_refusals_name_what_is_not_ours_and_what_is_not_done():
     with pytest.raises(
-        NotManagedByUs, match="prod is not tagged managed-by=aurora-bluegreen: .* so it stays"
+        NotManagedByUs, match=r"prod is not tagged managed-by=aurora-bluegreen: .* so it stays"
     ):
         require_ours("prod", {}, "it stays")
     with pytest.raises(
