@@ -236,6 +236,8 @@ class PublishQaCloneOperator(_QaCloneTask):
         if not self.replicate:
             clone = access.sql(self.cluster_id)
             access.read_only_switch(self.cluster_id, clone).set_read_only(False)
+            # Writable for good: a runtime switch would be forgotten at the clone's next reboot.
+            access.persistent_read_only(self.cluster_id).set_read_only(False)
         access.backend.add_tags(self.cluster_id, {READY_TAG: "true"})
         published = repointer_for(self.qa_endpoint, access.backend).repoint(
             info.endpoint, info.port, self.cluster_id
