@@ -36,6 +36,7 @@ from aurora_bluegreen.params import (
     CLUSTER_ID_SCHEMA,
     REPOINT_SCHEMA,
     connection_params,
+    freeze_params,
     param,
 )
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
@@ -160,6 +161,7 @@ replicating; run `aurora_bluegreen_teardown` to remove green.
 | Green has read up to | `{{ lag.read_position.file }}:{{ lag.read_position.position }}` |
 | Green has executed up to | `{{ lag.exec_position.file }}:{{ lag.exec_position.position }}` |
 | Freeze budget | {{ params.max_freeze_seconds }} s, rolled back if exceeded |
+| How blue is frozen | `{{ params.freeze_method }}` |
 | Application endpoint | `{{ params.repoint }}` |
 
 ### Schema changes applied to green
@@ -259,6 +261,7 @@ with DAG(
             title="Checks only warn",
             description="A failing check is shown in the approval instead of stopping the run.",
         ),
+        **freeze_params(),
         **connection_params(),
     },
 ) as dag:
@@ -283,6 +286,8 @@ with DAG(
         max_freeze_seconds=param("max_freeze_seconds"),
         replication_conn_id=param("replication_conn_id"),
         application_users=param("application_users"),
+        freeze_method=param("freeze_method"),
+        quiet_seconds=param("quiet_seconds"),
         **planes,
     )
     snapshot_wanted = ShortCircuitOperator(
@@ -392,6 +397,8 @@ with DAG(
         expected_green_writes="{{ ti.xcom_pull(task_ids='migrate_green')['green_local_writes'] }}",
         # Checked again for a read_only bypass at the cutover, with every user connected to blue.
         application_users=param("application_users"),
+        freeze_method=param("freeze_method"),
+        quiet_seconds=param("quiet_seconds"),
         # A retry converges: it finishes or repeats the critical section, never runs it twice.
         retries=1,
         retry_delay=timedelta(seconds=2),
@@ -401,6 +408,7 @@ with DAG(
         **guide("verify"),
         blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
+        freeze_method=param("freeze_method"),
         **planes,
     )
 

@@ -18,6 +18,7 @@ from aurora_bluegreen.params import (
     CLUSTER_ID_SCHEMA,
     REPOINT_SCHEMA,
     connection_params,
+    freeze_params,
     param,
 )
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
@@ -35,6 +36,7 @@ repoints the application. **Reject** leaves green as the writer.
 | Old blue's lag | {{ lag.seconds_behind }} s (threshold {{ params.max_lag_seconds }} s) |
 | Old blue has executed up to | `{{ lag.exec_position.file }}:{{ lag.exec_position.position }}` |
 | Freeze budget | {{ params.max_freeze_seconds }} s, rolled back if exceeded |
+| How green is frozen | `{{ params.freeze_method }}` |
 | Application endpoint | `{{ params.repoint }}` |
 """
 
@@ -55,6 +57,7 @@ with DAG(
             10, type="number", exclusiveMinimum=0, title="Write-freeze budget for the switch back (seconds)"
         ),
         "repoint": Param("sandbox:app", **REPOINT_SCHEMA, title="How the application is moved back"),
+        **freeze_params(),
         **connection_params(),
     },
 ) as dag:
@@ -84,6 +87,8 @@ with DAG(
         repoint=param("repoint"),
         replication_conn_id=param("replication_conn_id"),
         approval_task_id="approve_switch_back",
+        freeze_method=param("freeze_method"),
+        quiet_seconds=param("quiet_seconds"),
         # A worker that dies mid-freeze leaves the writer read-only until the retry: not 5 minutes.
         retries=1,
         retry_delay=timedelta(seconds=2),
@@ -93,6 +98,7 @@ with DAG(
         task_id="verify",
         blue_cluster_id=param("green_cluster_id"),
         green_cluster_id=param("blue_cluster_id"),
+        freeze_method=param("freeze_method"),
         **planes,
     )
 

@@ -67,6 +67,38 @@ def sandbox_connections(
 # -- the application's data -----------------------------------------------------------------------
 
 
+def replicating_pair(
+    sandbox: Any,
+    replication: Any,
+    ids: dict[str, str],
+    planes: dict[str, str],
+    replication_conn_id: str,
+    aurora_version: str | None = None,
+) -> None:
+    """A fresh blue (``ids["blue"]``) with the application's endpoint (``ids["endpoint"]``) on it,
+    and green (``ids["green"]``) cloned and replicating from it, caught up: made by the operators."""
+    from aurora_bluegreen.operators.clone import CloneClusterOperator
+    from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
+
+    sandbox.create_blue(ids["blue"], aurora_version=aurora_version)
+    sandbox.point_endpoint(ids["endpoint"], ids["blue"])
+    CloneClusterOperator(
+        task_id="clone",
+        source_cluster_id=ids["blue"],
+        cluster_id=ids["green"],
+        writer_instance_id="w",
+        control_plane_conn_id=planes["control_plane_conn_id"],
+    ).execute({})
+    StartBinlogReplicationOperator(
+        task_id="replicate",
+        blue_cluster_id=ids["blue"],
+        green_cluster_id=ids["green"],
+        replication_conn_id=replication_conn_id,
+        **planes,
+    ).execute({})
+    replication.wait_caught_up(ids["green"], source_id=ids["blue"])
+
+
 def write_orders(connect: Connect, cluster_id: str, request_ids: str | Sequence[str]) -> None:
     """Insert one order per request id on ``cluster_id`` with the application's statement and user.
 

@@ -7,11 +7,14 @@ the sensor's "close enough to approve" threshold, never the cutover.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from aurora_bluegreen.gtid import GtidSet
-from aurora_bluegreen.models import BinlogPosition, ReplicaStatus
+from aurora_bluegreen.errors import ReplicationBroken
+from aurora_bluegreen.gtid import GtidSet, MysqlGtidSet
+from aurora_bluegreen.models import BinlogPosition, ReplicaStatus, SourceState
+from aurora_bluegreen.protocols import ClusterSql
 
 
 def is_caught_up(source: BinlogPosition | GtidSet, replica: ReplicaStatus) -> bool:
@@ -21,6 +24,54 @@ def is_caught_up(source: BinlogPosition | GtidSet, replica: ReplicaStatus) -> bo
     if replica.executed_gtid_set is None:
         return False
     return type(source).parse(replica.executed_gtid_set).contains(source)
+
+
+def wait_until_executed(
+    green: ClusterSql,
+    final: SourceState,
+    by_gtid: bool,
+    deadline: float,
+    clock: Callable[[], float],
+) -> BinlogPosition | None:
+    """Wait until green has executed exactly blue's ``final`` state; return blue's position it
+    executed up to, or None if ``deadline`` came first. ReplicationBroken if it never will.
+
+    By GTID set where both run GTIDs (``by_gtid``: MySQL), since a multithreaded replica advances its
+    executed position only at checkpoints (300 ms apart by default); by binlog position otherwise.
+    """
+    target: BinlogPosition | GtidSet = final.position
+    if by_gtid and final.gtid_set:
+        target = MysqlGtidSet.parse(final.gtid_set)
+    if not _wait_on_server(green, final, target, deadline, clock):
+        return None
+    status = green.replica_status()
+    if status is None or not is_caught_up(target, status):
+        executed = (status.executed_gtid_set or status.exec_position) if status else None
+        raise ReplicationBroken(f"green executed {executed}, not exactly blue's final {final}")
+    # Blue is frozen at its final position and green holds all of its GTIDs, so green has executed
+    # exactly that far; its own Exec_Source_Log_Pos trails until a checkpoint.
+    return final.position if isinstance(target, GtidSet) else status.exec_position
+
+
+def _wait_on_server(
+    green: ClusterSql,
+    final: SourceState,
+    target: BinlogPosition | GtidSet,
+    deadline: float,
+    clock: Callable[[], float],
+) -> bool:
+    """A GTID wait cannot see a stopped applier, so it waits a second at a time."""
+    if isinstance(target, BinlogPosition):
+        remaining = deadline - clock()
+        return remaining > 0 and green.wait_for_position(final.position, remaining)
+    while (remaining := deadline - clock()) > 0:
+        if green.wait_for_gtid_set(final.gtid_set, min(remaining, 1)):
+            return True
+        status = green.replica_status()
+        if status is None or status.error or not status.is_running:
+            why = (status.error or status.summary()) if status else "it has no source"
+            raise ReplicationBroken(f"green stopped applying before {final}: {why}")
+    return False
 
 
 # Blue restarting or a network blip: the IO thread retries by itself, so these are waited out.

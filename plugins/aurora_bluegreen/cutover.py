@@ -1,15 +1,18 @@
 """The cutover critical section: freeze blue, let green catch up exactly, hand writes to green.
 
-Guarantee: no write that blue acknowledged is lost. Blue stops taking writes (read_only)
-before its final binlog position is read; green is made writable only after it has executed
-exactly that position. If any phase fails, or green is not writable within the freeze budget,
-the section rolls back: green is made read-only and replicating from blue again, then blue is
-made writable. Writes are refused (not lost) while frozen, so the application sees errors and
-retries; how long that lasts is the ``freeze_ms`` of the report.
+Guarantee: no write that blue acknowledged is lost. Blue stops taking writes (read_only, or the
+application stopped: ``freeze_methods``) before its final binlog position is read; green is made
+writable only after it has executed exactly that position, and only if blue's position has not
+moved since. If any phase fails, or green is not writable within the freeze budget, the section
+rolls back: green is made read-only and replicating from blue again, then blue is unfrozen. Writes
+are refused (not lost) while frozen, so the application sees errors and retries; how long that
+lasts is the ``freeze_ms`` of the report.
 
-What it does not guarantee: that nobody with a read_only-bypassing privilege (SUPER, READ_ONLY
-ADMIN, CONNECTION_ADMIN, the Aurora master user) writes to blue during the freeze. Such a write
-would land after the final position and be missing on green; the application must not hold them.
+What it does not guarantee: that nobody writes to old blue after green was made writable. With
+read_only, only a read_only-bypassing privilege could (SUPER, READ_ONLY ADMIN, CONNECTION_ADMIN,
+the Aurora master user): the guardrails refuse such users, and the master user's other sessions are
+ended inside the freeze. With ``application_stops`` nothing on blue refuses a write: the
+application must stay stopped until it is pointed at green.
 """
 
 from __future__ import annotations
@@ -22,27 +25,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from aurora_bluegreen.catchup import is_caught_up
+from aurora_bluegreen.catchup import wait_until_executed
 from aurora_bluegreen.consistency import ConsistencyCheck
 from aurora_bluegreen.errors import (
+    BlueNotQuiet,
     ClusterStateError,
     CutoverFailed,
     GuardrailFailed,
     ReplicationBroken,
     WaitTimedOut,
 )
-from aurora_bluegreen.gtid import GtidSet, MysqlGtidSet
 from aurora_bluegreen.guardrail_facts import read_guardrail_facts
 from aurora_bluegreen.guardrails import evidence_summary, guardrail_violations
 from aurora_bluegreen.models import (
-    BinlogPosition,
     CutoverReport,
     CutoverStep,
     ReplicaStatus,
     SourceEndpoint,
     SourceState,
 )
-from aurora_bluegreen.protocols import ClusterSql, ReadOnlySwitch
+from aurora_bluegreen.protocols import BlueFreeze, ClusterSql, ReadOnlySwitch
 from aurora_bluegreen.repointers.protocol import Repointer
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ class Cutover:
     blue_cluster_id: str
     green_cluster_id: str
     blue: ClusterSql
-    blue_read_only: ReadOnlySwitch
+    blue_freeze: BlueFreeze
     green: ClusterSql
     green_read_only: ReadOnlySwitch
     green_host: str
@@ -93,9 +95,11 @@ class Cutover:
         (each is idempotent, and replication stopped by the dead attempt is restarted); after the
         reset, green is finished off (see ``_resume``).
         """
-        report = CutoverReport(self.blue_cluster_id, self.green_cluster_id)
+        report = CutoverReport(
+            self.blue_cluster_id, self.green_cluster_id, freeze_method=self.blue_freeze.method
+        )
         replica = self.green.replica_status()
-        if self.blue.read_only():
+        if self.blue_freeze.holds():
             if replica is None:
                 return self._resume(report)
             if not replica.is_running and not replica.error:
@@ -176,8 +180,7 @@ class Cutover:
             # Marked first: while the switch waits (at most the budget: its session's lock wait
             # timeout), writes already queue behind it, and a failed switch is rolled back too.
             progress.blue_frozen = True
-            self.blue_read_only.set_read_only(True)
-            note(f"{self.blue_cluster_id} read_only=1")
+            note(f"{self.blue_cluster_id}: {self.blue_freeze.freeze(deadline)}")
         with self._phase(report, "end_writing_sessions") as note:
             note(self._end_writing_sessions(report))
         with self._phase(report, "read_final_position") as note:
@@ -194,6 +197,8 @@ class Cutover:
             self.green.stop_replication()
             progress.replication_stopped = True
             note(f"replication stopped on {self.green_cluster_id}")
+        with self._phase(report, "blue_still_frozen") as note:
+            note(self._blue_still_at(final))
         with self._phase(report, "reset_external_source") as note:
             self._within_budget(deadline)
             self.green.reset_external_source()
@@ -327,44 +332,26 @@ class Cutover:
         return evidence_summary(facts)
 
     def _wait_for_green(self, final: SourceState, deadline: float, report: CutoverReport) -> str:
-        """Green has executed exactly blue's final position: by GTID set where both run GTIDs (MySQL),
-        since a multithreaded replica advances its executed position only at checkpoints (300 ms
-        apart by default); by binlog file and position otherwise."""
-        target: BinlogPosition | GtidSet = final.position
-        if final.gtid_set and self._green_at_start is not None and self._green_at_start.executed_gtid_set:
-            target = MysqlGtidSet.parse(final.gtid_set)
-        reached = self._wait_until_applied(final, target, deadline)
-        status = self.green.replica_status()
-        if not reached:
+        by_gtid = bool(self._green_at_start and self._green_at_start.executed_gtid_set)
+        executed = wait_until_executed(self.green, final, by_gtid, deadline, self.clock)
+        if executed is None:
             raise WaitTimedOut(
                 f"green did not reach {final} within the {self.limits.max_freeze_seconds}s freeze budget"
             )
-        if status is None or not is_caught_up(target, status):
-            executed = (status.executed_gtid_set or status.exec_position) if status else None
-            raise ReplicationBroken(f"green executed {executed}, not exactly blue's final {final}")
-        if isinstance(target, GtidSet):
-            # Blue is frozen at its final position and green holds all of its GTIDs, so green has
-            # executed exactly that far; its own Exec_Source_Log_Pos trails until a checkpoint.
-            report.green_executed_position = final.position
-            return f"green executed exactly {final} (by GTID)"
-        report.green_executed_position = status.exec_position
-        return f"green executed exactly {final}"
+        report.green_executed_position = executed
+        return f"green executed exactly {final}" + (" (by GTID)" if by_gtid and final.gtid_set else "")
 
-    def _wait_until_applied(
-        self, final: SourceState, target: BinlogPosition | GtidSet, deadline: float
-    ) -> bool:
-        """Wait on the server; a GTID wait cannot see a stopped applier, so it waits a second at a time."""
-        if isinstance(target, BinlogPosition):
-            remaining = deadline - self.clock()
-            return remaining > 0 and self.green.wait_for_position(final.position, remaining)
-        while (remaining := deadline - self.clock()) > 0:
-            if self.green.wait_for_gtid_set(final.gtid_set, min(remaining, 1)):
-                return True
-            status = self.green.replica_status()
-            if status is None or status.error or not status.is_running:
-                why = (status.error or status.summary()) if status else "it has no source"
-                raise ReplicationBroken(f"green stopped applying before {final}: {why}")
-        return False
+    def _blue_still_at(self, final: SourceState) -> str:
+        """Green holds blue only up to ``final``: a write that got through the freeze since (a
+        session that bypassed read_only, an application that did not stop) must undo the cutover,
+        which green then catches up with, rather than be left behind on old blue."""
+        now = self.blue.source_state()
+        if now != final:
+            raise BlueNotQuiet(
+                f"blue took writes after its final position was read: {final} -> {now}; "
+                "undoing the cutover so green replicates them"
+            )
+        return f"blue is still at {final}"
 
     def _within_budget(self, deadline: float) -> None:
         if self.clock() > deadline:
@@ -384,15 +371,13 @@ class Cutover:
             steps.append(("green re-attached to blue", lambda: self._reattach_green(report)))
         if progress.replication_stopped:
             steps.append(("replication restarted", self.green.start_replication))
-        steps.append(
-            (f"{self.blue_cluster_id} read_only=0", lambda: self.blue_read_only.set_read_only(False))
-        )
+        steps.append((f"{self.blue_cluster_id} unfrozen", self.blue_freeze.thaw))
         with self._phase(report, "rollback") as note:
             failed = []
             for name, step in steps:
                 try:
-                    step()
-                    note(name)
+                    said = step()
+                    note(f"{name}: {said}" if said else name)
                 except Exception as error:
                     failed.append(f"{name}: {error}")
                     note(f"FAILED {name}: {error}")

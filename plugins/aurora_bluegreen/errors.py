@@ -105,6 +105,11 @@ class GuardrailFailed(AuroraBlueGreenError):
     """A check before the freeze failed; nothing was changed."""
 
 
+class BlueNotQuiet(AuroraBlueGreenError):
+    """Blue took writes where the cutover needed it still: before (``application_stops``) or after
+    its final position was read."""
+
+
 class CutoverFailed(AuroraBlueGreenError):
     """The cutover did not complete; ``report`` says how far it got and whether it rolled back."""
 

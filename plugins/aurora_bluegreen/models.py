@@ -308,9 +308,12 @@ class CutoverReport:
     consistency: dict[str, Any] | None = None
     rolled_back: bool = False
     failure: str | None = None
+    freeze_method: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "freeze_method": self.freeze_method,
+            "application_sees": self.application_sees(),
             "blue_cluster_id": self.blue_cluster_id,
             "green_cluster_id": self.green_cluster_id,
             "steps": [step.to_dict() for step in self.steps],
@@ -340,8 +343,26 @@ class CutoverReport:
         lines.append(f"{'-' * name_width}  {'-' * ms_width}  {'-' * 6}")
         lines += [f"{n:<{name_width}}  {ms:>{ms_width}}  {d}" for n, ms, d in rows]
         freeze = "n/a" if self.freeze_ms is None else f"{self.freeze_ms:.1f} ms"
-        lines.append(f"write freeze: {freeze}; rolled back: {'yes' if self.rolled_back else 'no'}")
+        method = f" ({self.freeze_method})" if self.freeze_method else ""
+        lines.append(f"write freeze: {freeze}{method}; rolled back: {'yes' if self.rolled_back else 'no'}")
+        lines.append(f"the application sees: {self.application_sees()}")
         return "\n".join(lines)
+
+    def application_sees(self) -> str:
+        """The freeze is only the database's part of the application's downtime: in words, the rest."""
+        if self.freeze_ms is None:
+            return "nothing: blue was never frozen"
+        seen = [f"writes refused for {self.freeze_ms:.0f} ms"]
+        if self.sessions_ended:
+            seen.append(f"{len(self.sessions_ended)} connection(s) to old blue dropped (pools reconnect)")
+        if self.rolled_back:
+            seen.append("then writes on blue again")
+        elif self.repointed_to:
+            seen.append(
+                f"then its new endpoint ({self.repointed_to}); a client still holding the old DNS "
+                "answer or a pooled connection reaches old blue until its TTL runs out or it reconnects"
+            )
+        return "; ".join(seen)
 
 
 @dataclass(frozen=True)

@@ -166,14 +166,29 @@ def owned_group_name(green_cluster_id: str, level: Level) -> str:
     return f"aurora-bluegreen-{green_cluster_id}-{level.value}"
 
 
-def refusal_to_modify(group: GroupFacts, cluster_id: str) -> str | None:
-    """Why this tool must not write to ``group`` on behalf of ``cluster_id``, or None if it may."""
-    if not group.managed:
+def refusal_to_modify(group: GroupFacts, cluster_id: str, *, user_consented: bool = False) -> str | None:
+    """Why this tool must not write to ``group`` on behalf of ``cluster_id``, or None if it may.
+
+    ``user_consented``: the user chose ``freeze_method=parameter_group``, the blog's way of
+    freezing a blue that has no ``mysql.rds_set_read_only``. Then a group the user made may hold
+    the freeze too (only ``read_only`` is ever written to it), still only if no other cluster uses it.
+    """
+    if not group.managed and not user_consented:
         return f"parameter group {group.name} was not created by aurora-bluegreen"
     others = sorted(group.used_by - {cluster_id})
     if others:
         return f"parameter group {group.name} is also used by {', '.join(others)}"
     return None
+
+
+def read_only_refusal(
+    group_name: str, facts: GroupFacts | None, cluster_id: str, *, user_consented: bool = False
+) -> str | None:
+    """Why read_only must not be written in ``group_name``, the group that holds it for
+    ``cluster_id``; ``facts`` is None where the control plane knows no such group of the user's."""
+    if group_name.startswith(DEFAULT_GROUP_PREFIX) or facts is None:
+        return f"{group_name} is the engine's default parameter group, which nobody can modify"
+    return refusal_to_modify(facts, cluster_id, user_consented=user_consented)
 
 
 def plan_group(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aurora_bluegreen.freeze_methods import DEFAULT_QUIET_SECONDS, FREEZE_METHODS, RDS_SET_READ_ONLY
 from aurora_bluegreen.repointers.registry import repoint_schema
 
 CLUSTER_ID_SCHEMA = {
@@ -31,4 +32,29 @@ def connection_params(replication_title: str = "Replication user connection (log
             "aurora_blue_admin", **CONN_ID_SCHEMA, title="Blue master-user connection (MySQL)"
         ),
         "replication_conn_id": Param("aurora_replication", **CONN_ID_SCHEMA, title=replication_title),
+    }
+
+
+def freeze_params() -> dict:
+    """How the cutover freezes blue (``freeze_methods``): the choice that Aurora's version decides."""
+    from airflow.sdk import Param
+
+    return {
+        "freeze_method": Param(
+            RDS_SET_READ_ONLY,
+            type="string",
+            enum=list(FREEZE_METHODS),
+            title="How blue is frozen",
+            description="rds_set_read_only: Aurora MySQL 3.06+ (milliseconds). parameter_group: read_only=1 "
+            "in blue's own custom parameter group, for 2.x and 3.0x before 3.06 (a minute per switch; "
+            "allow at least 120 s of freeze budget). application_stops: stop the application first; "
+            "the cutover proves blue's binlog stands still. See docs/aws.md.",
+        ),
+        "quiet_seconds": Param(
+            DEFAULT_QUIET_SECONDS,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=300,
+            title="application_stops: how long blue's binlog must stand still (seconds)",
+        ),
     }

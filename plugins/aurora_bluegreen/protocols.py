@@ -2,7 +2,8 @@
 
 Small protocols, so the domain runs against the real hooks in production and against anything that
 behaves the same in a test. ``hooks.cluster_sql.ClusterSqlHook`` is the ``ClusterSql`` of a real
-cluster; ``operators.cluster_access.ClusterReadOnly`` its ``ReadOnlySwitch``.
+cluster; ``operators.cluster_access.ClusterReadOnly`` its ``ReadOnlySwitch``; ``freeze_methods``
+the ``BlueFreeze`` choices.
 """
 
 from __future__ import annotations
@@ -18,6 +19,22 @@ from aurora_bluegreen.models import BinlogPosition, ReplicaStatus, SourceState
 class ReadOnlySwitch(Protocol):
     def set_read_only(self, read_only: bool) -> None:
         """Switch read_only and return only once it is in effect."""
+
+
+class BlueFreeze(Protocol):
+    """How the cutover stops blue's writes (``freeze_methods``), and undoes that in a rollback."""
+
+    method: str
+
+    def freeze(self, deadline: float) -> str:
+        """Return once blue takes no more writes, with a line for the log; raise if it cannot by
+        ``deadline`` (a ``time.monotonic`` value)."""
+
+    def thaw(self) -> str:
+        """Let blue take writes again; return a line for the log."""
+
+    def holds(self) -> bool:
+        """Whether blue is frozen now, as a retry of the cutover finds it."""
 
 
 class ClusterSql(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -17,6 +18,11 @@ _USER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,15}$")
 SQL_IDENTIFIER_PATTERN = "[A-Za-z_][A-Za-z0-9_$]{0,63}"
 _SQL_IDENTIFIER = re.compile(f"^{SQL_IDENTIFIER_PATTERN}$")
 
+_PARAMETER_GROUP = re.compile(r"^(default\.[a-z0-9.-]{1,247}|[A-Za-z][A-Za-z0-9-]{0,254})$")
+PARAMETER_GROUP_RULE = (
+    "1-255 letters, digits or hyphens; first a letter; no trailing hyphen; no '--' "
+    "(or an engine default group, default.<family>)"
+)
 CLUSTER_ID_RULE = "1-63 letters, digits or hyphens; first a letter; no trailing hyphen; no '--'"
 USER_NAME_RULE = "4-16 letters, digits or underscores; first a letter"
 MAX_BINLOG_RETENTION_HOURS = LONGEST_BINLOG_RETENTION_HOURS
@@ -27,6 +33,18 @@ def cluster_identifier(field: str, value: object) -> str:
     """An RDS cluster or instance identifier, as AWS defines it."""
     if not isinstance(value, str) or not _CLUSTER_ID.match(value) or value.endswith("-") or "--" in value:
         raise InvalidInput(field, value, CLUSTER_ID_RULE)
+    return value
+
+
+def parameter_group_name(field: str, value: object) -> str:
+    """An RDS parameter group name, as AWS defines it."""
+    if (
+        not isinstance(value, str)
+        or not _PARAMETER_GROUP.match(value)
+        or value.endswith("-")
+        or "--" in value
+    ):
+        raise InvalidInput(field, value, PARAMETER_GROUP_RULE)
     return value
 
 
@@ -51,8 +69,15 @@ def sql_identifier(field: str, value: object) -> str:
 
 
 def positive_number(field: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidInput(field, value, "a number greater than 0")
+    """A finite number above 0 (NaN and infinity are not budgets)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise InvalidInput(field, value, "a finite number greater than 0")
+    return value
+
+
+def one_of(field: str, value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidInput(field, value, f"one of {', '.join(choices)}")
     return value
 
 

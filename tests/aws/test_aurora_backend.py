@@ -318,6 +318,40 @@ def test_blues_parameter_group_is_never_written_to_freeze_it(backend, rds, netwo
     assert parameters(rds, blue.instance_parameter_group, "instance") == {}
 
 
+AURORA_3_05 = "8.0.mysql_aurora.3.05.2"
+
+
+@pytest.mark.parametrize("version, level", [(AURORA_3_05, "cluster"), (AURORA2, "instance")])
+def test_with_the_users_consent_blues_own_group_holds_the_freeze_and_nothing_else(
+    backend, rds, network, version, level
+):
+    """freeze_method=parameter_group, the blog's way where rds_set_read_only does not exist:
+    read_only in the group that holds it (Aurora 2: the writer's DB group; 3: the cluster group)."""
+    blue = create_blue(rds, network, engine_version=version)
+    group = blue.cluster_parameter_group if level == "cluster" else blue.instance_parameter_group
+    before = parameters(rds, group, level)
+    assert backend.read_only_refusal(blue.cluster_id) is not None  # without consent: never
+    assert backend.read_only_refusal(blue.cluster_id, user_consented=True) is None
+    backend.set_read_only(blue.cluster_id, True, user_consented=True)
+    assert parameters(rds, group, level) == {**before, "read_only": "1"}
+    backend.set_read_only(blue.cluster_id, False, user_consented=True)
+    assert parameters(rds, group, level) == {**before, "read_only": "0"}
+
+
+def test_even_with_consent_a_shared_or_default_group_never_holds_the_freeze(backend, rds, network):
+    blue = create_blue(rds, network, engine_version=AURORA_3_05)
+    create_blue(rds, network, engine_version=AURORA_3_05, cluster_id="other")
+    rds.modify_db_cluster(
+        DBClusterIdentifier="other", DBClusterParameterGroupName=blue.cluster_parameter_group
+    )
+    with pytest.raises(NotManagedByUs, match="is also used by other"):
+        backend.set_read_only(blue.cluster_id, True, user_consented=True)
+    assert "read_only" not in parameters(rds, blue.cluster_parameter_group, "cluster")
+
+    create_blue(rds, network, engine_version=AURORA_3_05, cluster_id="plain", default_cluster_group=True)
+    assert "engine's default parameter group" in backend.read_only_refusal("plain", user_consented=True)
+
+
 def test_delete_removes_readers_then_the_writer_then_the_cluster(backend, rds, blue):
     backend.clone(clone_spec(blue))
     backend.add_reader("green", "green-reader-1", "db.r6g.large", "eu-west-1b", {"role": "green"})

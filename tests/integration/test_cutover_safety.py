@@ -15,10 +15,11 @@ import time
 
 import pymysql
 import pytest
-from helpers import replica_status, sandbox_connections, write_orders
+from helpers import replica_status, replicating_pair, sandbox_connections, write_orders
 
 from aurora_bluegreen.cutover import Cutover, CutoverLimits
 from aurora_bluegreen.errors import ClusterUnreachable, CutoverFailed
+from aurora_bluegreen.freeze_methods import RDS_SET_READ_ONLY
 from aurora_bluegreen.models import SourceEndpoint
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cluster_access import ClusterAccess
@@ -83,23 +84,7 @@ def pair(sandbox, replication, safety_connections):
     """A fresh blue with the application on it, and green replicating from it."""
     n = next(_ids)
     ids = {"blue": f"blue-safe{n}", "green": f"green-safe{n}", "endpoint": f"app_safe{n}"}
-    sandbox.create_blue(ids["blue"])
-    sandbox.point_endpoint(ids["endpoint"], ids["blue"])
-    CloneClusterOperator(
-        task_id="clone",
-        source_cluster_id=ids["blue"],
-        cluster_id=ids["green"],
-        writer_instance_id="w",
-        control_plane_conn_id="safety_cp",
-    ).execute({})
-    StartBinlogReplicationOperator(
-        task_id="replicate",
-        blue_cluster_id=ids["blue"],
-        green_cluster_id=ids["green"],
-        replication_conn_id="safety_repl",
-        **PLANES,
-    ).execute({})
-    replication.wait_caught_up(ids["green"], source_id=ids["blue"])
+    replicating_pair(sandbox, replication, ids, PLANES, "safety_repl")
     yield ids
     if sandbox.find(ids["green"]):
         sandbox.delete(ids["green"])
@@ -129,7 +114,7 @@ def cutover_with(pair, *, blue=None, green=None, repointer=None, limits=None):
         blue_cluster_id=pair["blue"],
         green_cluster_id=pair["green"],
         blue=blue or blue_sql,
-        blue_read_only=access.read_only_switch(pair["blue"], blue or blue_sql),
+        blue_freeze=access.blue_freeze(RDS_SET_READ_ONLY, pair["blue"], blue or blue_sql, quiet_seconds=1),
         green=green or green_sql,
         green_read_only=access.read_only_switch(pair["green"], green or green_sql),
         green_host=green_info.endpoint,

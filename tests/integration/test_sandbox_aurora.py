@@ -255,7 +255,7 @@ def test_the_control_plane_switches_read_only_persistently_and_reads_it_back(san
     assert _read_only(sandbox, green) == 1
 
     # As the Aurora backend, it writes only a parameter group it made: never blue's.
-    with pytest.raises(NotManagedByUs, match="its parameter group is not written"):
+    with pytest.raises(NotManagedByUs, match="blue-cluster-params was not created by aurora-bluegreen"):
         backend.set_read_only("blue", True)
     assert backend.parameter_status("blue")["read_only"] == ParameterStatus("0", applied=True)
 

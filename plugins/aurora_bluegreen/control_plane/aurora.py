@@ -149,8 +149,15 @@ class AuroraBackend:
             )
         return None
 
-    def set_read_only(self, cluster_id: str, read_only: bool) -> None:
-        self.groups.switch_read_only(self.rds.require_cluster(cluster_id), read_only)
+    def set_read_only(self, cluster_id: str, read_only: bool, *, user_consented: bool = False) -> None:
+        self.groups.switch_read_only(
+            self.rds.require_cluster(cluster_id), read_only, user_consented=user_consented
+        )
+
+    def read_only_refusal(self, cluster_id: str, *, user_consented: bool = False) -> str | None:
+        return self.groups.read_only_refusal(
+            self.rds.require_cluster(cluster_id), user_consented=user_consented
+        )
 
     def parameter_status(self, cluster_id: str) -> dict[str, ParameterStatus]:
         return {"read_only": self.groups.read_only_status(self.rds.require_cluster(cluster_id))}

@@ -2,7 +2,8 @@
 
 The rules (which group green gets, which groups may be written) are pure functions in
 ``aurora_bluegreen.parameter_groups``; this module reads the facts from RDS and applies a plan.
-Only a group this tool created and that no other cluster uses is ever written.
+Only a group this tool created and that no other cluster uses is ever written (and, with the
+user's consent, ``read_only`` in blue's own group: ``freeze_methods``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from aurora_bluegreen.control_plane.aws_calls import aws_pages, tag_dict, tag_list
 from aurora_bluegreen.control_plane.rds import Rds, wait_until
 from aurora_bluegreen.errors import AwsCallFailed, ClusterStateError, NotManagedByUs
+from aurora_bluegreen.freeze_methods import WAYS_TO_FREEZE
 from aurora_bluegreen.models import CloneSpec, ParameterStatus
 from aurora_bluegreen.ownership import created_at, created_at_tag, is_ours
 from aurora_bluegreen.parameter_groups import (
@@ -25,7 +27,7 @@ from aurora_bluegreen.parameter_groups import (
     GroupPlan,
     Level,
     carried_binlog_settings,
-    refusal_to_modify,
+    read_only_refusal,
     settle_seconds_left,
 )
 
@@ -250,28 +252,33 @@ class ParameterGroups:
             )
         return ParameterStatus(value, self._applied(cluster, level, name))
 
-    def switch_read_only(self, cluster: dict, read_only: bool) -> None:
+    def switch_read_only(self, cluster: dict, read_only: bool, *, user_consented: bool = False) -> None:
         """Switch read_only through the parameter group that holds it, and wait until it applied.
 
-        Only a group this tool created and that no other cluster uses is written. Blue's own group
-        never is: on Aurora MySQL 3.06+ the cutover freezes blue with ``mysql.rds_set_read_only``.
+        Only a group this tool created and that no other cluster uses is written; with
+        ``user_consented`` (``freeze_method=parameter_group``) also the user's own group, if no
+        other cluster uses it. A default group never is.
         """
         cluster_id = cluster["DBClusterIdentifier"]
         level, name = self.read_only_group(cluster)
-        facts = self.facts(level, [name]).get(name)
-        refusal = (
-            refusal_to_modify(facts, cluster_id)
-            if facts
-            else f"{name} is the engine's default parameter group"
-        )
+        refusal = self.read_only_refusal(cluster, user_consented=user_consented)
         if refusal:
             raise NotManagedByUs(
                 f"cannot switch read_only on {cluster_id} through its {level.value} parameter group: "
-                f"{refusal}, and aurora-bluegreen never writes to such a group. On Aurora MySQL 3.06 and "
-                "later the cutover uses mysql.rds_set_read_only instead (docs/aws.md)."
+                f"{refusal}, and aurora-bluegreen never writes to such a group ({WAYS_TO_FREEZE})"
             )
         self._write_read_only(level, name, read_only)
         self._wait_applied(cluster_id, level, name)
+
+    def read_only_refusal(self, cluster: dict, *, user_consented: bool = False) -> str | None:
+        """Why read_only may not be written in the group that holds it for this cluster, or None."""
+        level, name = self.read_only_group(cluster)
+        return read_only_refusal(
+            name,
+            self.facts(level, [name]).get(name),
+            cluster["DBClusterIdentifier"],
+            user_consented=user_consented,
+        )
 
     def _write_read_only(
         self, level: Level, name: str, read_only: bool, extra: list[dict[str, str]] | None = None

@@ -21,9 +21,17 @@ class ClusterBackend(Protocol):
     def clone_coordinates(self, cluster_id: str) -> CloneCoordinates | None:
         """Blue's binlog position (and GTID set) that the clone's data ends at, once known."""
 
-    def set_read_only(self, cluster_id: str, read_only: bool) -> None:
+    def set_read_only(self, cluster_id: str, read_only: bool, *, user_consented: bool = False) -> None:
         """Persistently switch read_only for the cluster's writer: through the parameter group that
-        holds it, so every reboot keeps it; returns once the change has applied."""
+        holds it, so every reboot keeps it; returns once the change has applied.
+
+        Raise NotManagedByUs for a group ``read_only_refusal`` refuses.
+        """
+
+    def read_only_refusal(self, cluster_id: str, *, user_consented: bool = False) -> str | None:
+        """Why read_only may not be written in the parameter group that holds it for this cluster
+        (``parameter_groups.read_only_refusal``), or None; ``user_consented``: the user chose
+        ``freeze_method=parameter_group``, so a custom group of theirs that only this cluster uses may."""
 
     def parameter_status(self, cluster_id: str) -> Mapping[str, ParameterStatus]:
         """The parameters set in the cluster's parameter group (at least ``read_only`` once it was

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aurora_bluegreen.errors import NotManagedByUs
+from aurora_bluegreen.freeze_methods import WAYS_TO_FREEZE
 from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, ParameterStatus
-from aurora_bluegreen.ownership import require_ours
 from aurora_bluegreen.sandbox.sandbox import Sandbox
 from aurora_bluegreen.sandbox.state import STATE_DIR_ENV
 
@@ -59,20 +60,20 @@ class SandboxBackend:
     def clone_coordinates(self, cluster_id: str) -> CloneCoordinates | None:
         return self.sandbox.clone_coordinates(cluster_id)
 
-    def set_read_only(self, cluster_id: str, read_only: bool) -> None:
-        """Through the cluster's parameter group, only for a cluster we made, as on AWS.
-
-        The Aurora backend writes only a group aurora-bluegreen created for that cluster
-        (``aurora_parameter_groups.switch_read_only``); each sandbox cluster has its own group, so
-        here that means a cluster tagged as ours. Blue's group is never written.
-        """
-        require_ours(
-            cluster_id,
-            self.sandbox.describe(cluster_id).tags,
-            "its parameter group is not written; on Aurora MySQL 3.06 and later the cutover uses "
-            "mysql.rds_set_read_only instead (docs/aws.md)",
-        )
+    def set_read_only(self, cluster_id: str, read_only: bool, *, user_consented: bool = False) -> None:
+        """Through the cluster's parameter group, under the rule the Aurora backend keeps: only a
+        group we made, or with the user's consent their own; never one another cluster uses, never
+        a default group."""
+        refusal = self.read_only_refusal(cluster_id, user_consented=user_consented)
+        if refusal:
+            raise NotManagedByUs(
+                f"cannot switch read_only on {cluster_id} through its parameter group: {refusal}, and "
+                f"aurora-bluegreen never writes to such a group ({WAYS_TO_FREEZE})"
+            )
         self.sandbox.set_read_only(cluster_id, read_only)
+
+    def read_only_refusal(self, cluster_id: str, *, user_consented: bool = False) -> str | None:
+        return self.sandbox.read_only_refusal(cluster_id, user_consented=user_consented)
 
     def parameter_status(self, cluster_id: str) -> dict[str, ParameterStatus]:
         return self.sandbox.parameter_status(cluster_id)

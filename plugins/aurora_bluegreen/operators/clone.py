@@ -149,6 +149,9 @@ class CloneClusterOperator(BaseOperator):
     def _spec(self, context: Any) -> CloneSpec:
         validation.blue_and_green(self.source_cluster_id, self.cluster_id, "source_cluster_id", "cluster_id")
         validation.cluster_identifier("writer_instance_id", self.writer_instance_id)
+        for field in ("cluster_parameter_group", "instance_parameter_group"):
+            if getattr(self, field):
+                validation.parameter_group_name(field, getattr(self, field))
         dag_run = context.get("dag_run")
         run_id = None if dag_run is None else str(dag_run.run_id)
         tags = {**(self.tags or {}), **ownership_tags(self.role, self.source_cluster_id, run_id)}

@@ -9,6 +9,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.errors import ClusterStateError, NotManagedByUs
+from aurora_bluegreen.freeze_methods import FREEZE_METHODS, PARAMETER_GROUP, RDS_SET_READ_ONLY
 from aurora_bluegreen.links import CutoverReportLink
 from aurora_bluegreen.operators.cluster_access import ClusterAccess
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
@@ -39,6 +40,8 @@ class CutoverOperator(BlueGreenTask):
         "replication_conn_id",
         "expected_green_writes",
         "application_users",
+        "freeze_method",
+        "quiet_seconds",
     )
     ui_color = "#f4cccc"
     operator_extra_links = (CutoverReportLink(),)
@@ -57,9 +60,13 @@ class CutoverOperator(BlueGreenTask):
         expected_green_writes: Sequence[str] | None = None,
         application_users: Sequence[str] | None = None,
         max_statement_seconds: float = 5,
+        freeze_method: str = RDS_SET_READ_ONLY,
+        quiet_seconds: float = 5,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.freeze_method = freeze_method
+        self.quiet_seconds = quiet_seconds
         self.application_users = application_users
         self.max_statement_seconds = max_statement_seconds
         self.replication_conn_id = replication_conn_id
@@ -118,8 +125,10 @@ class CutoverOperator(BlueGreenTask):
             "max_lag_seconds",
             "max_transaction_seconds",
             "max_statement_seconds",
+            "quiet_seconds",
         ):
             validation.positive_number(field, getattr(self, field))
+        validation.one_of("freeze_method", self.freeze_method, FREEZE_METHODS)
         for user in self.application_users or ():
             validation.mysql_user_name("application_users", user)
         parse_repoint_target(self.repoint)
@@ -141,6 +150,17 @@ class CutoverOperator(BlueGreenTask):
                 f"of {self.blue_cluster_id}; refusing to make it writable"
             )
         blue, green = access.sql(self.blue_cluster_id), access.sql(self.green_cluster_id)
+        refusal = access.freeze_refusal(
+            self.freeze_method,
+            self.blue_cluster_id,
+            blue,
+            green_switch_by_sql=green.can_set_read_only,
+            max_freeze_seconds=float(self.max_freeze_seconds),
+            quiet_seconds=float(self.quiet_seconds),
+        )
+        if refusal:
+            raise ClusterStateError(refusal)
+        consented = self.freeze_method == PARAMETER_GROUP
         # Both directions (reverse replication, and green back on blue in a rollback) use TLS only
         # where both clusters offer it and can use it.
         tls = all(hook.offers_tls() and hook.can_encrypt_replication for hook in (blue, green))
@@ -148,10 +168,14 @@ class CutoverOperator(BlueGreenTask):
             blue_cluster_id=self.blue_cluster_id,
             green_cluster_id=self.green_cluster_id,
             blue=blue,
-            blue_read_only=access.read_only_switch(self.blue_cluster_id, blue),
+            blue_freeze=access.blue_freeze(
+                self.freeze_method, self.blue_cluster_id, blue, float(self.quiet_seconds)
+            ),
             green=green,
-            green_read_only=access.read_only_switch(self.green_cluster_id, green),
-            green_parameter_group=access.persistent_read_only(self.green_cluster_id),
+            green_read_only=access.read_only_switch(self.green_cluster_id, green, user_consented=consented),
+            green_parameter_group=access.persistent_read_only(
+                self.green_cluster_id, user_consented=consented
+            ),
             green_host=green_info.endpoint,
             green_port=green_info.port,
             repointer=repointer_for(self.repoint, access.backend),
@@ -202,9 +226,17 @@ class VerifyCutoverOperator(BlueGreenTask):
 
     ui_color = "#d9d2e9"
     operator_extra_links = (CutoverReportLink(),)
+    template_fields: Sequence[str] = (*BlueGreenTask.template_fields, "freeze_method")
+
+    def __init__(self, *, freeze_method: str = RDS_SET_READ_ONLY, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.freeze_method = freeze_method
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from aurora_bluegreen.freeze_methods import APPLICATION_STOPS
         from aurora_bluegreen.guardrail_facts import green_local_writes
+
+        validation.one_of("freeze_method", self.freeze_method, FREEZE_METHODS)
 
         access = self._access()
         blue = access.sql(self.blue_cluster_id)
@@ -219,7 +251,11 @@ class VerifyCutoverOperator(BlueGreenTask):
             "blue_read_only": blue.read_only(),
             "blue_took_no_writes_of_its_own": not old_blue_writes,
         }
-        problems = [name for name, ok in state.items() if not ok]
+        # Nothing switched blue: the application keeping away from it is what keeps it unwritten.
+        required = {
+            name for name in state if name != "blue_read_only" or self.freeze_method != APPLICATION_STOPS
+        }
+        problems = [name for name, ok in state.items() if not ok and name in required]
         if problems:
             detail = f" (old blue's own writes: {', '.join(old_blue_writes)})" if old_blue_writes else ""
             raise ClusterStateError(
@@ -227,8 +263,9 @@ class VerifyCutoverOperator(BlueGreenTask):
             )
         self.log.info(
             "Verified: %s is writable, no longer replicates, and stays writable after a reboot; %s is "
-            "read-only and took no writes of its own",
+            "%s and took no writes of its own",
             self.green_cluster_id,
             self.blue_cluster_id,
+            "read-only" if state["blue_read_only"] else "writable (freeze_method=application_stops)",
         )
         return state

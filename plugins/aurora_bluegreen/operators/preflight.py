@@ -7,6 +7,7 @@ from typing import Any
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.errors import ClusterStateError
+from aurora_bluegreen.freeze_methods import DEFAULT_QUIET_SECONDS, FREEZE_METHODS, RDS_SET_READ_ONLY
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 from aurora_bluegreen.ownership import require_reusable
 from aurora_bluegreen.parameter_groups import EngineVersion
@@ -28,6 +29,8 @@ class PreflightOperator(BlueGreenTask):
         "max_freeze_seconds",
         "replication_conn_id",
         "application_users",
+        "freeze_method",
+        "quiet_seconds",
     )
     ui_color = "#e8f4fd"
 
@@ -40,9 +43,13 @@ class PreflightOperator(BlueGreenTask):
         max_freeze_seconds: float,
         replication_conn_id: str,
         application_users: Sequence[str] = (),
+        freeze_method: str = RDS_SET_READ_ONLY,
+        quiet_seconds: float = DEFAULT_QUIET_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.freeze_method = freeze_method
+        self.quiet_seconds = quiet_seconds
         self.writer_instance_id = writer_instance_id
         self.binlog_retention_hours = binlog_retention_hours
         self.max_lag_seconds = max_lag_seconds
@@ -76,20 +83,33 @@ class PreflightOperator(BlueGreenTask):
                 f"replication to green needs one of {', '.join(ACCEPTED_BINLOG_FORMATS)}"
             )
         self._check_application_users(hook)
+        refusal = access.freeze_refusal(
+            self.freeze_method,
+            self.blue_cluster_id,
+            hook,
+            # Green is a clone of blue, so it runs blue's version: it switches as blue could.
+            green_switch_by_sql=hook.can_set_read_only,
+            max_freeze_seconds=float(self.max_freeze_seconds),
+            quiet_seconds=float(self.quiet_seconds),
+        )
+        if refusal:
+            raise ClusterStateError(refusal)
         result = {
             "blue_endpoint": f"{blue.endpoint}:{blue.port}",
             "dialect": hook.dialect.value,
             "binlog_format": settings.binlog_format,
             "gtid_mode": settings.gtid_mode,
             "green_exists": existing_green is not None,
+            "freeze_method": self.freeze_method,
         }
         self.log.info(
-            "Preflight passed for blue %s at %s (%s, binlog_format=%s, gtid=%s) in %.2fs",
+            "Preflight passed for blue %s at %s (%s, binlog_format=%s, gtid=%s, frozen by %s) in %.2fs",
             self.blue_cluster_id,
             result["blue_endpoint"],
             result["dialect"],
             settings.binlog_format,
             "on" if settings.gtid_mode else "off",
+            self.freeze_method,
             watch.seconds,
         )
         return result
@@ -116,6 +136,8 @@ class PreflightOperator(BlueGreenTask):
         validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours)
         validation.positive_number("max_lag_seconds", self.max_lag_seconds)
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
+        validation.positive_number("quiet_seconds", self.quiet_seconds)
+        validation.one_of("freeze_method", self.freeze_method, FREEZE_METHODS)
         for field in ("control_plane_conn_id", "admin_conn_id"):
             validation.connection_exists(field, getattr(self, field))
         validation.replication_credentials(self.replication_conn_id)

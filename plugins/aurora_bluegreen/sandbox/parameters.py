@@ -33,8 +33,16 @@ from typing import Any
 
 import pymysql
 
+from aurora_bluegreen import validation
 from aurora_bluegreen.errors import InvalidInput, SandboxError, WaitTimedOut
 from aurora_bluegreen.models import ParameterStatus
+from aurora_bluegreen.parameter_groups import (
+    DEFAULT_GROUP_PREFIX,
+    GroupFacts,
+    Level,
+    owned_group_name,
+    read_only_refusal,
+)
 from aurora_bluegreen.sandbox import server
 from aurora_bluegreen.sandbox.state import ClusterRecord
 
@@ -76,6 +84,16 @@ def read_only_of(parameters: Mapping[str, str]) -> bool:
     return parameters.get(READ_ONLY, "0") == "1"
 
 
+def group_name(record: ClusterRecord) -> str:
+    """The name of the cluster's parameter group: blue has a custom one of its own (on Aurora a
+    cluster that writes binlogs must: the default group turns them off), a clone ours."""
+    if record.parameter_group:
+        return record.parameter_group
+    if record.created_by_sandbox:
+        return f"{record.cluster_id}-cluster-params"
+    return owned_group_name(record.cluster_id, Level.CLUSTER)
+
+
 def pending_change(delay: float, token: str) -> dict[str, Any]:
     return {"applies_at": time.time() + delay, "token": token}
 
@@ -112,7 +130,7 @@ def spawn_applier(state_dir: Path, cluster_id: str, name: str, token: str) -> No
 class ParameterGroupMixin:
     """``Sandbox``'s parameter-group methods: the control plane's persistent read_only and its wait.
 
-    Uses the sandbox's ``store``, ``state_dir``, ``record``, ``_files`` and ``_root``.
+    Uses the sandbox's ``store``, ``state_dir``, ``record``, ``clusters``, ``_files`` and ``_root``.
     """
 
     def set_read_only(self, cluster_id: str, read_only: bool) -> None:
@@ -135,6 +153,31 @@ class ParameterGroupMixin:
             (actual,) = cursor.fetchone()
         if bool(actual) != read_only:
             raise SandboxError(f"{cluster_id}: read_only is {actual} after setting it to {int(read_only)}")
+
+    def read_only_refusal(self, cluster_id: str, *, user_consented: bool = False) -> str | None:
+        """Why read_only may not be written in the cluster's group: the same rule as on AWS."""
+        record = self.record(cluster_id)
+        name = group_name(record)
+        facts = None
+        if not name.startswith(DEFAULT_GROUP_PREFIX):
+            used_by = frozenset(other.cluster_id for other in self.clusters() if group_name(other) == name)
+            ours = not record.created_by_sandbox and name == owned_group_name(cluster_id, Level.CLUSTER)
+            facts = GroupFacts(name, family="", managed=ours, used_by=used_by)
+        return read_only_refusal(name, facts, cluster_id, user_consented=user_consented)
+
+    def use_parameter_group(self, cluster_id: str, name: str) -> None:
+        """Attach the cluster to the group ``name`` (as ``modify_db_cluster``); a group another
+        cluster uses brings its values. For tests and people trying the rules: a default group
+        (``default.aurora-mysql8.0``) or one shared with another cluster."""
+        validation.parameter_group_name("parameter_group", name)
+        with self.store.locked():
+            record = self.record(cluster_id)
+            sharer = next((other for other in self.clusters() if group_name(other) == name), None)
+            record.parameter_group = name
+            if sharer is not None and sharer.cluster_id != cluster_id:
+                record.parameters = dict(sharer.parameters)
+            self.store.write(record)
+        log.info("%s: cluster parameter group is now %s", cluster_id, name)
 
     @property
     def parameter_apply_seconds(self) -> float:

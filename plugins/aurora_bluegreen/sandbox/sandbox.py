@@ -27,6 +27,7 @@ from aurora_bluegreen.ownership import (
     require_ours,
     require_reusable,
 )
+from aurora_bluegreen.parameter_groups import Level, owned_group_name
 from aurora_bluegreen.sandbox import aurora, aurora_function, parameters, procedures, server
 from aurora_bluegreen.sandbox.connect import root_connection, user_connection
 from aurora_bluegreen.sandbox.credentials import Credentials, load_credentials, save_credentials
@@ -108,6 +109,7 @@ class Sandbox(ParameterGroupMixin):
                 writer_instance_id=f"{cluster_id}-instance-1",
                 created_by_sandbox=True,
                 parameters=parameters.initial(read_only=False),
+                parameter_group=f"{cluster_id}-cluster-params",
                 aurora_version=version,
                 tags={},
                 source_cluster_id=None,
@@ -172,6 +174,7 @@ class Sandbox(ParameterGroupMixin):
                 writer_instance_id=spec.writer_instance_id,
                 created_by_sandbox=False,
                 parameters=parameters.initial(read_only=spec.read_only),
+                parameter_group=owned_group_name(spec.cluster_id, Level.CLUSTER),
                 aurora_version=source.aurora_version,
                 tags={
                     **spec.tags,

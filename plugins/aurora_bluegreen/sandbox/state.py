@@ -99,6 +99,9 @@ class ClusterRecord:
     """The cluster parameter group's values (``parameters.py``): what every start applies."""
     pending_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Changes of ``parameters`` not yet in effect on the running server: name -> when and token."""
+    parameter_group: str = ""
+    """The name of its cluster parameter group (``parameters.py``); clusters with the same name
+    share it. Empty in records written before groups had names: blue's or our clone's own group."""
     aurora_version: str = DEFAULT_AURORA_VERSION
     """The Aurora MySQL version it plays (``aurora.py``), blue's for a clone."""
     pid: int | None = None
