@@ -1,22 +1,40 @@
 """Moto-backed AWS for the Aurora control plane: a VPC, a blue Aurora MySQL cluster and its writer.
 
 Everything runs in-process under ``mock_aws``; nothing leaves the machine. The Airflow connection
-``aws_test`` (type ``aws``, region eu-west-1) is what operators and backends are given.
+``aws_test`` (type ``aws``, region eu-west-1) is what operators and backends are given. It signs
+with the keys of an IAM user that holds ``docs/iam-policy.json``, and every call signed so is judged
+by that policy first (``iam_requests.policy_user``): a call the policy does not allow fails as it
+would on AWS. The tests' own set-up calls sign with moto's default keys and are not judged.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from iam_requests import policy_user
 from moto import mock_aws
 from moto_aws import AWS_CONN_ID, REGION, ZONES, Blue, FakeTaskInstance, Network, create_blue
 
 from aurora_bluegreen.control_plane.aurora import AuroraBackend
 from aurora_bluegreen.control_plane.factory import get_backend
+
+ACCOUNT = "123456789012"  # moto's
+# docs/iam-policy.json's placeholders for these tests: any zone, any secret to read (a test looks up
+# a secret that does not exist, which a narrowed policy would answer with AccessDenied), the record
+# name the tests repoint, and no group for the optional freeze statement. test_iam_policy.py tests
+# the narrowed statements.
+POLICY_VALUES = {
+    "REGION": REGION,
+    "ACCOUNT-ID": ACCOUNT,
+    "HOSTED-ZONE-ID": "*",
+    "RECORD-NAME": "db.example.com",
+    "SECRET-NAME": "*",
+    "BLUE-MASTER-USER-SECRET-ARN": "*",
+    "BLUE-READ-ONLY-PARAMETER-GROUP-ARN": f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster-pg:no-such-group",
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,18 +66,16 @@ def fast_aws_clients() -> Iterator[None]:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Moto for every AWS service, and the ``aws_test`` Airflow connection."""
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}",
-        # No settle wait after a parameter group is made: moto's groups are ready at once.
-        json.dumps(
-            {"conn_type": "aws", "extra": {"region_name": REGION, "parameter_group_settle_seconds": 0}}
-        ),
-    )
+    """Moto for every AWS service, and the ``aws_test`` Airflow connection as the policy's user."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     # Moto's EC2 otherwise loads thousands of public AMIs for every test: seconds nobody needs here.
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    with mock_aws():
+    # No settle wait after a parameter group is made: moto's groups are ready at once.
+    extra = {"region_name": REGION, "parameter_group_settle_seconds": 0}
+    with (
+        mock_aws(),
+        policy_user("aurora-bluegreen-tests", POLICY_VALUES, REGION, ACCOUNT, AWS_CONN_ID, extra),
+    ):
         yield
 
 
