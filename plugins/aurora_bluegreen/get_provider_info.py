@@ -1,6 +1,18 @@
-"""Airflow provider entry point: names the package and registers the sandbox connection type."""
+"""Airflow provider entry point: what this provider brings, read by Airflow's ProvidersManager.
+
+The same sections as the official providers' generated ``get_provider_info.py``. Airflow reads it
+without importing the classes it names, so it must stay a plain literal; tests/packaging checks
+every name in it against the code and against Airflow's ``provider_info.schema.json``.
+
+The ``aurora_sandbox`` connection form is declared here (``hook-name``, ``ui-field-behaviour``):
+since Airflow 3.2 a hook's ``get_ui_field_behaviour()`` is deprecated, and Airflow applies it only
+where the FAB provider's ``wtforms`` is installed.
+"""
 
 from __future__ import annotations
+
+INTEGRATION = "Aurora Blue/Green"
+VERSION = "0.1.0"
 
 
 def get_provider_info() -> dict:
@@ -9,16 +21,16 @@ def get_provider_info() -> dict:
         "name": "Aurora Blue/Green",
         "description": "Blue/green deployments of Amazon Aurora MySQL: clone, binlog replication, "
         "approved cutover with rollback, and a local MySQL or MariaDB sandbox.",
-        "versions": ["0.1.0"],
-        "connection-types": [
+        "versions": [VERSION],
+        "integrations": [
             {
-                "connection-type": "aurora_sandbox",
-                "hook-class-name": "aurora_bluegreen.hooks.sandbox_connection.SandboxConnectionHook",
+                "integration-name": INTEGRATION,
+                "tags": ["aws", "database"],
             }
         ],
         "operators": [
             {
-                "integration-name": "Aurora Blue/Green",
+                "integration-name": INTEGRATION,
                 "python-modules": [
                     "aurora_bluegreen.operators.preflight",
                     "aurora_bluegreen.operators.clone",
@@ -37,13 +49,22 @@ def get_provider_info() -> dict:
         ],
         "sensors": [
             {
-                "integration-name": "Aurora Blue/Green",
+                "integration-name": INTEGRATION,
                 "python-modules": ["aurora_bluegreen.sensors.replica_lag"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "aurora_bluegreen.hooks.cluster_sql",
+                    "aurora_bluegreen.hooks.sandbox_connection",
+                ],
             }
         ],
         "triggers": [
             {
-                "integration-name": "Aurora Blue/Green",
+                "integration-name": INTEGRATION,
                 "python-modules": [
                     "aurora_bluegreen.triggers.replica_lag",
                     "aurora_bluegreen.triggers.clone_ready",
@@ -51,9 +72,41 @@ def get_provider_info() -> dict:
                 ],
             }
         ],
+        "connection-types": [
+            {
+                "connection-type": "aurora_sandbox",
+                "hook-class-name": "aurora_bluegreen.hooks.sandbox_connection.SandboxConnectionHook",
+                "hook-name": "Aurora sandbox (local MySQL or MariaDB)",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["host", "port", "login", "password", "schema"],
+                    "relabeling": {},
+                    "placeholders": {
+                        "extra": '{"state_dir": "/path/to/repo/.demo/sandbox", "engine": "mysql"}'
+                    },
+                },
+            }
+        ],
+        "notifications": ["aurora_bluegreen.notifications.ApprovalNotifier"],
         "extra-links": [
             "aurora_bluegreen.links.AuroraClusterLink",
             "aurora_bluegreen.links.BinlogLagDashboardLink",
             "aurora_bluegreen.links.CutoverReportLink",
         ],
+        "config": {
+            "aurora_bluegreen": {
+                "description": "Settings of the aurora-bluegreen provider and its DAGs.",
+                "options": {
+                    "qa_refresh_schedule": {
+                        "description": "When the aurora_qa_refresh DAG makes a fresh QA clone of blue: a "
+                        "cron expression (minute hour day month weekday, in Airflow's default time "
+                        "zone) or a preset such as @daily. An invalid value is an import error of "
+                        "that DAG naming this setting, so no run starts with it.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "30 3 * * 1-5",
+                        "default": "0 2 * * *",
+                    },
+                },
+            },
+        },
     }

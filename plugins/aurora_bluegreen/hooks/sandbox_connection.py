@@ -1,8 +1,11 @@
-"""The ``aurora_sandbox`` connection type, so the sandbox shows up in Airflow's connection form."""
+"""The ``aurora_sandbox`` connection type, so the sandbox shows up in Airflow's connection form.
+
+The form itself (which fields are hidden, the extra's placeholder) is declared in
+``get_provider_info.py``, as Airflow 3.2+ expects, not by a ``get_ui_field_behaviour()`` here.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -24,13 +27,3 @@ class SandboxConnectionHook(BaseHook):
         from aurora_bluegreen.control_plane.factory import get_backend
 
         return get_backend(self.sandbox_conn_id)
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["host", "port", "login", "password", "schema"],
-            "relabeling": {},
-            "placeholders": {
-                "extra": json.dumps({"state_dir": "/path/to/repo/.demo/sandbox", "engine": "mysql"})
-            },
-        }

@@ -77,7 +77,12 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
     restart.add_argument("cluster_id", help="the cluster to restart, e.g. blue")
     restart.set_defaults(handler=_restart)
 
-    down = commands.add_parser("down", parents=[state_dir], help="stop every server, remove all state")
+    down = commands.add_parser(
+        "down", parents=[state_dir], help="stop every server, remove all state (asks first unless --yes)"
+    )
+    down.add_argument(
+        "-y", "--yes", action="store_true", help="do not ask; needed when there is no terminal to ask on"
+    )
     down.set_defaults(handler=_down)
 
 
@@ -194,6 +199,32 @@ def _restart(sandbox: Sandbox, args: argparse.Namespace) -> int:
 
 
 def _down(sandbox: Sandbox, args: argparse.Namespace) -> int:
+    if not args.yes and not _confirmed_down(sandbox):
+        return 1
     sandbox.down()
     print(f"removed {sandbox.state_dir}")
     return 0
+
+
+def _confirmed_down(sandbox: Sandbox) -> bool:
+    """Asks on the terminal before blue and every clone are deleted; refuses without one."""
+    if not sandbox.state_dir.exists():
+        return True
+    clusters = ", ".join(record.cluster_id for record in sandbox.clusters()) or "no clusters"
+    if not sys.stdin.isatty():
+        print(
+            f"error: `sandbox down` deletes {sandbox.state_dir} ({clusters}), data included; "
+            "pass --yes to confirm without a terminal",
+            file=sys.stderr,
+        )
+        return False
+    try:
+        answer = input(
+            f"Stop and delete every server in {sandbox.state_dir} ({clusters}), data included? [y/N] "
+        )
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("nothing deleted")
+    return False
