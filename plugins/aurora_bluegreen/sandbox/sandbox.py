@@ -173,6 +173,8 @@ class Sandbox(ParameterGroupMixin):
                 created_by_sandbox=False,
                 parameters=parameters.initial(read_only=spec.read_only),
                 aurora_version=source.aurora_version,
+                # An upgraded source's data runs only on its newer server: the copy runs there too.
+                installation=source.installation,
                 tags={
                     **spec.tags,
                     MANAGED_BY_TAG: MANAGED_BY_VALUE,
@@ -342,7 +344,7 @@ class Sandbox(ParameterGroupMixin):
         return record
 
     def _engine_of(self, record: ClusterRecord) -> ServerEngine:
-        return engine_named(record.engine)
+        return engine_named(record.engine, record.installation)
 
     def _files(self, record: ClusterRecord) -> ServerFiles:
         return self._engine_of(record).files(Path(record.server_dir), record.cluster_id)
@@ -391,7 +393,7 @@ class Sandbox(ParameterGroupMixin):
                 log_error=str(files.log_error),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 engine=engine.name,
-                **fields,
+                **{"installation": engine.installation_name, **fields},
             )
             self.store.write(record)
         server_dir.mkdir(parents=True, exist_ok=True)
@@ -411,7 +413,7 @@ class Sandbox(ParameterGroupMixin):
             record = self._update(record.cluster_id, pid=pid)
             try:
                 server.wait_until_ready(files, pid)
-                return record
+                return self._update(record.cluster_id, server_version=self._server_version(files))
             except ServerExited:
                 if attempt == server.START_ATTEMPTS:
                     raise
@@ -419,6 +421,11 @@ class Sandbox(ParameterGroupMixin):
                     "%s exited while starting (attempt %d), starting it again", record.cluster_id, attempt
                 )
                 attempt += 1
+
+    def _server_version(self, files: ServerFiles) -> str:
+        with root_connection(str(files.socket)) as root, root.cursor() as cursor:
+            cursor.execute("SELECT VERSION()")
+            return cursor.fetchone()[0]
 
     def _start(self, record: ClusterRecord) -> ClusterRecord:
         """Start a stopped server with its parameter group's values: no change is pending after it."""
