@@ -36,6 +36,7 @@ from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ServerEngine, engin
 from aurora_bluegreen.sandbox.parameters import ParameterGroupMixin
 from aurora_bluegreen.sandbox.server import ServerFiles
 from aurora_bluegreen.sandbox.state import CREATED, CREATING, ClusterRecord, StateStore, default_state_dir
+from aurora_bluegreen.sandbox.upgrade import EngineUpgradeMixin
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ HOST = "127.0.0.1"
 User = Literal["root", "admin", "app"]
 
 
-class Sandbox(ParameterGroupMixin):
+class Sandbox(ParameterGroupMixin, EngineUpgradeMixin):
     """The clusters of one state directory, all on one engine (``engines.py``).
 
     :param engine: ``mysql`` or ``mariadb``, for a new sandbox; an existing one keeps the engine
