@@ -65,6 +65,7 @@ from aurora_bluegreen.sandbox.installations import (
     UpgradePath,
     installation_named,
     mysql_refusal,
+    release_series,
     upgrade_path,
 )
 from aurora_bluegreen.sandbox.server import ServerFiles
@@ -127,6 +128,20 @@ class EngineUpgradeMixin:
         except UpgradeUnavailable as reason:
             return str(reason)
         return None
+
+    def runs_engine_version(self, cluster_id: str, target: str) -> bool:
+        """Whether the cluster is available on MariaDB ``target`` (a release series), upgrade finished."""
+        with self.store.cluster_lock(cluster_id, blocking=False) as free:
+            if not free:
+                return False  # being created, upgraded or deleted
+            record = self.record(cluster_id)
+            if self.describe(cluster_id).status != "available" or record.server_version is None:
+                return False
+            if release_series(record.server_version) != target:
+                return False
+            if record.engine == MYSQL or record.installation == SYSTEM:
+                return True
+            return _upgraded_to(self._files(record).datadir, installation_named(record.installation))
 
     def upgrade(self, cluster_id: str, target: str) -> EngineUpgradeReport:
         """Upgrade the cluster's server to MariaDB ``target`` (a release series), keeping its data
