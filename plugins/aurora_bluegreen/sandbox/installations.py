@@ -26,22 +26,16 @@ has no upgrade path at all and the sandbox refuses one (``UpgradeUnavailable``).
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import re
 import shlex
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from aurora_bluegreen.errors import RootBuildError, ServerError, UpgradeUnavailable
+from aurora_bluegreen.errors import ServerError, UpgradeUnavailable
 from aurora_bluegreen.sandbox import server
-from aurora_bluegreen.sandbox.debian_root import KNOWN_ROOTS, MYSQL_ROOT, ensure_root, find_root
-
-log = logging.getLogger(__name__)
 
 SYSTEM = "system"
 """The machine's own MariaDB, the one ``sandbox up --engine mariadb`` starts blue on."""
@@ -90,7 +84,7 @@ def upgrade_path(series: str) -> UpgradePath:
 def mysql_refusal(version: str) -> str:
     """Why the MySQL engine cannot upgrade: one version exists here."""
     return (
-        f"the MySQL engine has a single version here, MySQL {version} from Debian's {MYSQL_ROOT.suite} "
+        f"the MySQL engine has a single version here, MySQL {version} from Debian's sid "
         "suite, the only MySQL in Debian's archive: no newer MySQL exists to upgrade to, and the "
         "sandbox will not fake one. Engine upgrades run on the MariaDB engine "
         f"(`sandbox up --engine mariadb`: {_paths()})"
@@ -191,12 +185,15 @@ def system_installation() -> MariadbInstallation:
 
 def installation_named(name: str) -> MariadbInstallation:
     """``system`` or a MariaDB root by its ``KNOWN_ROOTS`` name, built first if it is missing."""
+    # Imported here: ``python -m aurora_bluegreen.sandbox.debian_root`` must find it not yet loaded.
+    from aurora_bluegreen.sandbox.debian_root import KNOWN_ROOTS, ensure_root, find_root
+
     if name == SYSTEM:
         return system_installation()
-    spec = KNOWN_ROOTS.get(name)
-    if spec is None or spec == MYSQL_ROOT:
-        raise ServerError(f"no MariaDB installation {name!r}: one of {SYSTEM}, {', '.join(_mariadb_roots())}")
-    root = find_root(spec) or ensure_root(spec)
+    roots = {known: spec for known, spec in KNOWN_ROOTS.items() if known != MYSQL_INSTALLATION}
+    if name not in roots:
+        raise ServerError(f"no MariaDB installation {name!r}: one of {SYSTEM}, {', '.join(roots)}")
+    root = find_root(roots[name]) or ensure_root(roots[name])
     return MariadbInstallation(name, _version_of(root.version), root.path)
 
 
@@ -205,39 +202,3 @@ def _version_of(text: str) -> str:
     if match is None:
         raise ServerError(f"cannot read a MariaDB version from {text!r}")
     return match.group("version")
-
-
-def _mariadb_roots() -> list[str]:
-    return [name for name, spec in KNOWN_ROOTS.items() if spec != MYSQL_ROOT]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Print this machine's upgrade path; ``--build`` builds its target's root (for setup.sh)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m aurora_bluegreen.sandbox.installations",
-        description="Which MariaDB upgrade the sandbox can run on this machine.",
-    )
-    parser.add_argument("--build", action="store_true", help="build the target's Debian root if missing")
-    arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    system = system_installation()
-    try:
-        path = upgrade_path(system.series)
-    except UpgradeUnavailable as reason:
-        print(f"system MariaDB {system.version}: no engine upgrade here: {reason}")
-        return 0
-    line = f"system MariaDB {system.version} -> MariaDB {path.to_series} from the {path.root} root"
-    if not arguments.build:
-        print(line)
-        return 0
-    try:
-        target = installation_named(path.root)
-    except RootBuildError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"{line}: {target.root} ({target.version})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
