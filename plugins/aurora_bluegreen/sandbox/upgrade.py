@@ -32,7 +32,7 @@ Replication into the upgraded cluster from its older source is supported by Mari
 replica can be of any newer version than the primary"
 (https://mariadb.com/kb/en/upgrading-between-major-mariadb-versions). The other direction (the
 rollback's reverse replication, 11.8 -> 10.11) is not promised by MariaDB; what happens here is
-measured in ``tests/integration/test_engine_upgrade.py`` and reported in ``docs/sandbox.md``.
+measured in ``tests/integration/test_engine_upgrade.py`` and reported in ``docs/aws.md``.
 
 An upgrade that dies part-way is finished by calling ``upgrade`` again with the same target: a
 cluster already on the target's installation whose ``mariadb_upgrade_info`` names another version
