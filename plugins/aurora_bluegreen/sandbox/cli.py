@@ -77,6 +77,13 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
     restart.add_argument("cluster_id", help="the cluster to restart, e.g. blue")
     restart.set_defaults(handler=_restart)
 
+    _add_upgrade_command(commands, state_dir)
+
+    down = commands.add_parser("down", parents=[state_dir], help="stop every server, remove all state")
+    down.set_defaults(handler=_down)
+
+
+def _add_upgrade_command(commands: argparse._SubParsersAction, state_dir: argparse.ArgumentParser) -> None:
     upgrade = commands.add_parser(
         "upgrade",
         parents=[state_dir],
@@ -86,9 +93,6 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
     upgrade.add_argument("--to", default=None, help="release series, e.g. 11.8 (default: the one offered)")
     upgrade.add_argument("--list", action="store_true", help="only list the release series offered")
     upgrade.set_defaults(handler=_upgrade)
-
-    down = commands.add_parser("down", parents=[state_dir], help="stop every server, remove all state")
-    down.set_defaults(handler=_down)
 
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
