@@ -182,6 +182,21 @@ def test_upgrade_is_idempotent_and_refuses_what_does_not_exist(upgrade_sandbox: 
     assert _query(sandbox, "qa-of-upgraded", "SELECT VERSION()")[0][0].startswith(f"{target}.")
 
 
+def test_an_upgrade_that_died_before_mariadb_upgrade_is_finished_by_asking_again(
+    upgrade_sandbox: Sandbox, target: str
+):
+    sandbox, green = upgrade_sandbox, "green-part-way"
+    sandbox.clone(CloneSpec("blue", green, f"{green}-1"))
+    new = upgrade_path(system_installation().series).root
+    # Where a crash can leave it: stopped, its record already naming the new installation.
+    sandbox.stop_server(green)
+    sandbox._update(green, installation=new)
+    assert not sandbox.runs_engine_version(green, target)
+    report = sandbox.upgrade(green, target)
+    assert not report.already_done and "mariadb_upgrade" in report.seconds
+    assert sandbox.runs_engine_version(green, target)
+
+
 def test_the_sandbox_backend_offers_engine_upgrades_only_for_clusters_we_made(
     upgrade_sandbox: Sandbox, target: str
 ):
