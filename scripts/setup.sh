@@ -5,7 +5,8 @@
 #     it from source, and Chromium for the browser test.
 #  2. .venv with this package and its test extras, reinstalled only when pyproject.toml changed.
 #  3. The MySQL 9.7 engine's Debian root (debootstrap from the archive apt already uses), built
-#     once into ~/.cache/aurora-bluegreen/roots (or $AURORA_BLUEGREEN_ROOTS) and reused.
+#     once into ~/.cache/aurora-bluegreen/roots (or $AURORA_BLUEGREEN_ROOTS) and reused; and, where
+#     the machine's MariaDB is 10.11 (Debian 12), the engine-upgrade root with Debian 13's 11.8.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,3 +77,6 @@ fi
 
 # Idempotent: prints the cached root and its MySQL version, or builds it (a minute or two, once).
 "$VENV/bin/python" -m aurora_bluegreen.sandbox.debian_root mysql
+# The same for engine upgrades (`sandbox upgrade`): about 30 s and 330 MB once, built only where it
+# is an upgrade; elsewhere this prints why no upgrade exists. The sandbox would build it on first use.
+"$VENV/bin/python" -m aurora_bluegreen.sandbox.debian_root mariadb-upgrade

@@ -150,6 +150,11 @@ class ServerExited(ServerError):
     """A sandbox database server died before it accepted connections."""
 
 
+class UpgradeUnavailable(SandboxError):
+    """No newer engine exists to upgrade a sandbox cluster to; the message says why (the MySQL
+    engine has one version; a machine's MariaDB may be the newest its Debian archive has)."""
+
+
 class RootBuildError(SandboxError):
     """A Debian root for a sandbox engine could not be built or found; the message says why and what to do."""
 

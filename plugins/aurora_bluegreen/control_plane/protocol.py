@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, ParameterStatus
 
@@ -52,3 +52,42 @@ class ClusterBackend(Protocol):
 
     def add_tags(self, cluster_id: str, tags: Mapping[str, str]) -> None:
         """Add or overwrite tags on a cluster we created; raise NotManagedByUs for any other."""
+
+
+@runtime_checkable
+class EngineUpgrades(Protocol):
+    """Optional capability: upgrading a cluster's engine in place, keeping its data and replication.
+
+    Not every backend has it: check with ``isinstance(backend, EngineUpgrades)``. The sandbox
+    (``sandbox.SandboxBackend``) has it; the Aurora backend is to implement it with
+    ``modify_db_cluster(EngineVersion=..., AllowMajorVersionUpgrade=..., ApplyImmediately=True)``.
+
+    How a caller drives it, the same on every backend::
+
+        targets = backend.engine_upgrade_targets(green)        # [] -> nothing to upgrade to
+        backend.upgrade_engine(green, targets[-1])
+        while not backend.runs_engine_version(green, targets[-1]):   # a deferrable wait on AWS
+            ...
+        # then check replication and lag again
+    """
+
+    def engine_upgrade_targets(self, cluster_id: str) -> list[str]:
+        """The versions ``upgrade_engine`` accepts for this cluster, oldest first; [] when none exists.
+
+        In the backend's own spelling: on AWS the RDS ``EngineVersion`` of each valid upgrade target
+        (``8.0.mysql_aurora.3.10.0``); on the sandbox a MariaDB release series (``11.8``).
+        """
+
+    def upgrade_engine(self, cluster_id: str, target_version: str) -> ClusterInfo:
+        """Upgrade the cluster's engine to ``target_version``, one of ``engine_upgrade_targets``.
+
+        Only for a cluster we created (NotManagedByUs otherwise); InvalidInput for a version that is
+        not a target; ``UpgradeUnavailable`` (errors.py) where the backend has no newer engine at all.
+        Idempotent: a cluster that runs ``target_version`` already is left alone. A backend whose
+        upgrade takes long (AWS) returns once it has started; the sandbox returns when it is done.
+        The cluster's data, its binlog replication and the position replication had reached are
+        kept: replication resumes from there once the cluster is available again.
+        """
+
+    def runs_engine_version(self, cluster_id: str, target_version: str) -> bool:
+        """Whether the cluster is available and runs ``target_version``: the upgrade is finished."""

@@ -78,6 +78,22 @@ class SandboxBackend:
     def parameter_status(self, cluster_id: str) -> dict[str, ParameterStatus]:
         return self.sandbox.parameter_status(cluster_id)
 
+    def engine_upgrade_targets(self, cluster_id: str) -> list[str]:
+        """MariaDB release series the cluster can be upgraded to (``["11.8"]`` on Debian 12); [] else.
+
+        ``sandbox.upgrade_refusal(cluster_id)`` says why a list is empty.
+        """
+        return self.sandbox.upgrade_targets(cluster_id)
+
+    def upgrade_engine(self, cluster_id: str, target_version: str) -> ClusterInfo:
+        """A real major MariaDB upgrade of a cluster we made (``sandbox/upgrade.py``); returns when done."""
+        require_ours(cluster_id, self.sandbox.describe(cluster_id).tags, "its engine is not upgraded")
+        self.sandbox.upgrade(cluster_id, target_version)
+        return self.sandbox.describe(cluster_id)
+
+    def runs_engine_version(self, cluster_id: str, target_version: str) -> bool:
+        return self.sandbox.runs_engine_version(cluster_id, target_version)
+
     def restart(self, cluster_id: str) -> ClusterInfo:
         """Reboot the cluster's writer as Aurora does (sandbox only: not part of ``ClusterBackend``)."""
         return self.sandbox.restart(cluster_id)

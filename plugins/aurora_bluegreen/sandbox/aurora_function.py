@@ -95,7 +95,8 @@ def server_setup(
     target = server_dir / "plugin"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    for plugin in engine_plugins.iterdir():
+    # A Debian root's MariaDB may have no plugin directory at all (installations.py).
+    for plugin in engine_plugins.iterdir() if engine_plugins.is_dir() else ():
         (target / plugin.name).symlink_to(plugin)
     (target / LIBRARY).symlink_to(function.library)
     return target, {**base, VERSION_VARIABLE: function.aurora_version}

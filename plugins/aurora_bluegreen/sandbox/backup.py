@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from aurora_bluegreen.models import BinlogPosition, CloneCoordinates
 from aurora_bluegreen.sandbox.server import find_binary
 
 COORDINATES_EVIDENCE = "mariadb-backup xtrabackup_binlog_info"
+# Where the backup notes the binlog coordinates: mariadb-backup 10.11 writes the first name, 11.8
+# (installations.py) the second (seen with 11.8.9).
+BINLOG_INFO_FILES = ("xtrabackup_binlog_info", "mariadb_backup_binlog_info")
 # Milliseconds between redo-log copies. The default (1 s) stalls the source's commits for about
 # a second during BLOCK_COMMIT; 10 ms keeps that stall near 30-45 ms.
 _LOG_COPY_INTERVAL_MS = 10
@@ -35,21 +39,28 @@ class BackupCoordinates:
         )
 
 
-def copy_running_server(source_socket: str, work_dir: Path, target_datadir: Path) -> BackupCoordinates:
+def copy_running_server(
+    source_socket: str, work_dir: Path, target_datadir: Path, program: Sequence[str] | None = None
+) -> BackupCoordinates:
     """Back up the server behind ``source_socket`` into ``target_datadir``, ready to start.
 
     ``work_dir`` (empty or absent) holds the backup while it is prepared; it is removed afterwards.
+    ``program`` runs mariadb-backup (default: the machine's); it must be the source server's own
+    version's (``installations.MariadbInstallation.command``).
     """
+    program = list(program or [find_binary("mariadb-backup")])
     _run(
+        program,
         "--backup",
         f"--target-dir={work_dir}",
         f"--socket={source_socket}",
         "--user=root",
         f"--log-copy-interval={_LOG_COPY_INTERVAL_MS}",
     )
-    coordinates = read_binlog_info(work_dir / "xtrabackup_binlog_info")
-    _run("--prepare", f"--target-dir={work_dir}")
-    _run("--move-back", f"--target-dir={work_dir}", f"--datadir={target_datadir}")
+    found = (work_dir / name for name in BINLOG_INFO_FILES)
+    coordinates = read_binlog_info(next((path for path in found if path.exists()), work_dir / "(none)"))
+    _run(program, "--prepare", f"--target-dir={work_dir}")
+    _run(program, "--move-back", f"--target-dir={work_dir}", f"--datadir={target_datadir}")
     shutil.rmtree(work_dir, ignore_errors=True)
     return coordinates
 
@@ -66,8 +77,10 @@ def read_binlog_info(path: Path) -> BackupCoordinates:
     )
 
 
-def _run(*arguments: str) -> None:
-    command = [find_binary("mariadb-backup"), "--no-defaults", *arguments]
+def _run(program: list[str], *arguments: str) -> None:
+    command = [*program, "--no-defaults", *arguments]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise ServerError(f"{' '.join(command[:3])} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        raise ServerError(
+            f"mariadb-backup {arguments[0]} failed ({result.returncode}):\n{result.stderr[-3000:]}"
+        )

@@ -1,4 +1,4 @@
-"""``aurora-bluegreen sandbox up|status|load|restart|down``."""
+"""``aurora-bluegreen sandbox up|status|load|restart|upgrade|down``."""
 
 from __future__ import annotations
 
@@ -77,6 +77,8 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
     restart.add_argument("cluster_id", help="the cluster to restart, e.g. blue")
     restart.set_defaults(handler=_restart)
 
+    _add_upgrade_command(commands, state_dir)
+
     down = commands.add_parser(
         "down", parents=[state_dir], help="stop every server, remove all state (asks first unless --yes)"
     )
@@ -84,6 +86,18 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
         "-y", "--yes", action="store_true", help="do not ask; needed when there is no terminal to ask on"
     )
     down.set_defaults(handler=_down)
+
+
+def _add_upgrade_command(commands: argparse._SubParsersAction, state_dir: argparse.ArgumentParser) -> None:
+    upgrade = commands.add_parser(
+        "upgrade",
+        parents=[state_dir],
+        help="upgrade a cluster's MariaDB in place to a newer major version, keeping its replication",
+    )
+    upgrade.add_argument("cluster_id", help="the cluster to upgrade, e.g. green")
+    upgrade.add_argument("--to", default=None, help="release series, e.g. 11.8 (default: the one offered)")
+    upgrade.add_argument("--list", action="store_true", help="only list the release series offered")
+    upgrade.set_defaults(handler=_upgrade)
 
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
@@ -119,7 +133,7 @@ def _status(sandbox: Sandbox, args: argparse.Namespace) -> int:
     if not records:
         print(f"no clusters in {sandbox.state_dir}")
         return 0
-    rows = [("CLUSTER", "STATUS", "PORT", "AURORA", "READ_ONLY", "ROLE", "MANAGED", "REPLICATION")]
+    rows = [("CLUSTER", "STATUS", "PORT", "AURORA", "SERVER", "READ_ONLY", "ROLE", "MANAGED", "REPLICATION")]
     for record in records:
         info = sandbox.describe(record.cluster_id)
         read_only, replication = _live_state(sandbox, record) if info.is_available else ("-", "-")
@@ -129,6 +143,7 @@ def _status(sandbox: Sandbox, args: argparse.Namespace) -> int:
                 info.status,
                 str(record.port),
                 record.aurora_version,
+                _server(record),
                 f"{read_only} (group {_group_read_only(sandbox, record.cluster_id)})",
                 _role(record),
                 "yes" if info.is_managed else "no",
@@ -142,6 +157,12 @@ def _status(sandbox: Sandbox, args: argparse.Namespace) -> int:
         if path.is_file():
             print(f"endpoint {path.stem!r} -> {read_endpoint(path)}")
     return 0
+
+
+def _server(record: ClusterRecord) -> str:
+    """``10.11.19``, or ``11.8.9 (mariadb-trixie)`` for a cluster on a Debian root's MariaDB."""
+    version = (record.server_version or "-").split("-")[0]
+    return version if record.installation in ("system", "mysql") else f"{version} ({record.installation})"
 
 
 def _group_read_only(sandbox: Sandbox, cluster_id: str) -> str:
@@ -195,6 +216,22 @@ def _load(sandbox: Sandbox, args: argparse.Namespace) -> int:
 def _restart(sandbox: Sandbox, args: argparse.Namespace) -> int:
     info = sandbox.restart(args.cluster_id)
     print(f"{info.cluster_id} restarted: {info.status} at {info.endpoint}:{info.port}")
+    return 0
+
+
+def _upgrade(sandbox: Sandbox, args: argparse.Namespace) -> int:
+    targets = sandbox.upgrade_targets(args.cluster_id)
+    if args.list or (not targets and args.to is None):
+        print(", ".join(targets) if targets else f"no upgrade: {sandbox.upgrade_refusal(args.cluster_id)}")
+        return 0 if targets or args.list else 1
+    report = sandbox.upgrade(args.cluster_id, args.to or targets[-1])
+    if report.already_done:
+        print(f"{args.cluster_id} runs {report.to_version} already")
+        return 0
+    steps = ", ".join(f"{step} {seconds:.2f}s" for step, seconds in report.seconds.items())
+    print(f"{args.cluster_id}: {report.from_version} -> {report.to_version} ({steps})")
+    if report.replica_after is not None:
+        print(f"replication: {report.replica_after.summary()}")
     return 0
 
 

@@ -16,12 +16,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from aurora_bluegreen.errors import InvalidInput
+from aurora_bluegreen.errors import InvalidInput, SandboxError
 from aurora_bluegreen.models import CloneCoordinates
 from aurora_bluegreen.sandbox import server
 from aurora_bluegreen.sandbox.aurora_function import AuroraFunction
 from aurora_bluegreen.sandbox.connect import root_connection
 from aurora_bluegreen.sandbox.credentials import Credentials
+from aurora_bluegreen.sandbox.installations import (
+    MYSQL_INSTALLATION,
+    SYSTEM,
+    MariadbInstallation,
+    installation_named,
+)
 from aurora_bluegreen.sandbox.server import ServerFiles
 
 MARIADB = "mariadb"
@@ -39,6 +45,8 @@ Launch = Callable[[], int]
 
 class ServerEngine(Protocol):
     name: str
+    installation_name: str
+    """Which programs run its servers: ``system`` or a Debian root's name (``installations.py``)."""
 
     @property
     def version(self) -> str:
@@ -66,34 +74,50 @@ class ServerEngine(Protocol):
         """The ``mysql.rds_*`` procedures Aurora MySQL ``aurora_version`` has, outside the binlog."""
 
 
-def engine_named(name: str) -> ServerEngine:
+def engine_named(name: str, installation: str | None = None) -> ServerEngine:
+    """The engine ``name``, running ``installation`` (a cluster record's; None: the engine's default)."""
     if name == MARIADB:
-        return MariadbEngine()
+        return MariadbEngine(installation or SYSTEM)
     if name == MYSQL:
+        if installation not in (None, MYSQL_INSTALLATION):
+            raise InvalidInput("installation", installation, f"{MYSQL_INSTALLATION} on the MySQL engine")
         return MysqlEngine()
     raise InvalidInput("engine", name, f"one of {', '.join(ENGINES)}")
 
 
 @dataclass(frozen=True)
 class MariadbEngine:
-    """The machine's own mariadbd; clones with mariadb-backup (``backup.py``)."""
+    """mariadbd of one installation (``installations.py``): the machine's own unless a cluster was
+    upgraded onto a Debian root's; clones with that installation's mariadb-backup (``backup.py``)."""
 
+    installation_name: str = SYSTEM
     name: str = MARIADB
 
     @cached_property
+    def installation(self) -> MariadbInstallation:
+        """Found on first use: a root's may be built then (RootBuildError if it cannot)."""
+        return installation_named(self.installation_name)
+
+    @property
     def version(self) -> str:
-        return server.mariadb_version()
+        return f"MariaDB {self.installation.version}"
 
     def files(self, server_dir: Path, cluster_id: str) -> ServerFiles:
         return ServerFiles.under(server_dir, cluster_id)
 
     def init_datadir(self, files: ServerFiles) -> None:
+        if self.installation_name != SYSTEM:
+            # New clusters start on the machine's MariaDB; a root's only runs clusters upgraded
+            # onto it (upgrade.py) and their clones.
+            raise SandboxError(
+                f"a new cluster's data directory is made by the machine's MariaDB, not {self.version}"
+            )
         server.init_datadir(files.datadir)
 
     def start(
         self, files: ServerFiles, port: int, server_id: int, read_only: bool, function: AuroraFunction
     ) -> int:
-        return server.start(files, port, server_id, read_only, function)
+        return server.start(files, port, server_id, read_only, function, self.installation)
 
     def clone(
         self, source: ServerFiles, source_port: int, target: ServerFiles, launch: Launch
@@ -105,7 +129,9 @@ class MariadbEngine:
         # A fresh work directory per attempt: an orphaned backup from a crashed attempt may still
         # be writing into its own.
         work_dir = Path(tempfile.mkdtemp(prefix="backup-", dir=target.server_dir))
-        coordinates = copy_running_server(str(source.socket), work_dir, target.datadir)
+        # The source's own version's mariadb-backup: the clone runs on the source's installation.
+        program = self.installation.command("mariadb-backup")
+        coordinates = copy_running_server(str(source.socket), work_dir, target.datadir, program)
         launch()
         if coordinates.gtid:
             # Aurora's clone already knows blue's GTID state; a MariaDB copy has to be told.
@@ -130,6 +156,7 @@ class MysqlEngine:
     """mysqld from a Debian root (``mysql/server.py``); clones with the CLONE plugin."""
 
     name = MYSQL
+    installation_name = MYSQL_INSTALLATION
 
     @cached_property
     def installation(self) -> MysqlInstallation:

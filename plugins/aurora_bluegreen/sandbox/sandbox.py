@@ -37,6 +37,7 @@ from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ServerEngine, engin
 from aurora_bluegreen.sandbox.parameters import ParameterGroupMixin
 from aurora_bluegreen.sandbox.server import ServerFiles
 from aurora_bluegreen.sandbox.state import CREATED, CREATING, ClusterRecord, StateStore, default_state_dir
+from aurora_bluegreen.sandbox.upgrade import EngineUpgradeMixin
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ HOST = "127.0.0.1"
 User = Literal["root", "admin", "app"]
 
 
-class Sandbox(ParameterGroupMixin):
+class Sandbox(ParameterGroupMixin, EngineUpgradeMixin):
     """The clusters of one state directory, all on one engine (``engines.py``).
 
     :param engine: ``mysql`` or ``mariadb``, for a new sandbox; an existing one keeps the engine
@@ -176,6 +177,8 @@ class Sandbox(ParameterGroupMixin):
                 parameters=parameters.initial(read_only=spec.read_only),
                 parameter_group=owned_group_name(spec.cluster_id, Level.CLUSTER),
                 aurora_version=source.aurora_version,
+                # An upgraded source's data runs only on its newer server: the copy runs there too.
+                installation=source.installation,
                 tags={
                     **spec.tags,
                     MANAGED_BY_TAG: MANAGED_BY_VALUE,
@@ -345,7 +348,7 @@ class Sandbox(ParameterGroupMixin):
         return record
 
     def _engine_of(self, record: ClusterRecord) -> ServerEngine:
-        return engine_named(record.engine)
+        return engine_named(record.engine, record.installation)
 
     def _files(self, record: ClusterRecord) -> ServerFiles:
         return self._engine_of(record).files(Path(record.server_dir), record.cluster_id)
@@ -394,7 +397,7 @@ class Sandbox(ParameterGroupMixin):
                 log_error=str(files.log_error),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 engine=engine.name,
-                **fields,
+                **{"installation": engine.installation_name, **fields},
             )
             self.store.write(record)
         server_dir.mkdir(parents=True, exist_ok=True)
@@ -414,7 +417,7 @@ class Sandbox(ParameterGroupMixin):
             record = self._update(record.cluster_id, pid=pid)
             try:
                 server.wait_until_ready(files, pid)
-                return record
+                return self._update(record.cluster_id, server_version=self._server_version(files))
             except ServerExited:
                 if attempt == server.START_ATTEMPTS:
                     raise
@@ -422,6 +425,11 @@ class Sandbox(ParameterGroupMixin):
                     "%s exited while starting (attempt %d), starting it again", record.cluster_id, attempt
                 )
                 attempt += 1
+
+    def _server_version(self, files: ServerFiles) -> str:
+        with root_connection(str(files.socket)) as root, root.cursor() as cursor:
+            cursor.execute("SELECT VERSION()")
+            return cursor.fetchone()[0]
 
     def _start(self, record: ClusterRecord) -> ClusterRecord:
         """Start a stopped server with its parameter group's values: no change is pending after it."""

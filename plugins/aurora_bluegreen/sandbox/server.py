@@ -17,12 +17,16 @@ import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pymysql
 
 from aurora_bluegreen.errors import ServerError, ServerExited
 from aurora_bluegreen.sandbox import aurora_function
 from aurora_bluegreen.sandbox.connect import root_connection
+
+if TYPE_CHECKING:
+    from aurora_bluegreen.sandbox.installations import MariadbInstallation
 
 # Aurora's binlog base name, so the coordinates the sandbox hands out look like Aurora's.
 BINLOG_BASENAME = "mysql-bin-changelog"
@@ -183,21 +187,28 @@ def start(
     server_id: int,
     read_only: bool,
     function: aurora_function.AuroraFunction | None = None,
+    installation: MariadbInstallation | None = None,
 ) -> int:
     """Launch mariadbd in its own session (it outlives the caller) and return its pid.
 
     ``function`` gives it the sandbox's ``aurora_version()``; without it, the engine's plugins only.
+    ``installation`` is the MariaDB it runs (``installations.py``); the machine's own by default.
     """
+    if installation is None:
+        from aurora_bluegreen.sandbox.installations import system_installation
+
+        installation = system_installation()
     files.socket.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = files.server_dir / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
     plugins, environment = aurora_function.server_setup(
-        files.server_dir, mariadb_plugin_dir(), os.environ, function
+        files.server_dir, installation.plugin_dir, installation.environment(os.environ), function
     )
-    command = [
-        find_binary("mariadbd"),
+    command = installation.command(
+        "mariadbd",
         "--no-defaults",
         f"--user={_os_user()}",
+        *installation.server_options(),
         f"--datadir={files.datadir}",
         f"--socket={files.socket}",
         f"--port={port}",
@@ -227,7 +238,7 @@ def start(
         f"--plugin-dir={plugins}",
         "--performance-schema=ON",
         *(f"--performance-schema-{name}=0" for name in PERFORMANCE_SCHEMA_BUFFERS),
-    ]
+    )
     return spawn(command, environment, files)
 
 

@@ -111,6 +111,11 @@ class ClusterRecord:
     created_at: str | None = None
     engine: str = "mariadb"
     """The server engine (``engines.py``); records written before engines existed are MariaDB's."""
+    installation: str = "system"
+    """The programs that run its server (``installations.py``): ``system`` (the machine's MariaDB),
+    or a Debian root's name: ``mysql`` on the MySQL engine, ``mariadb-trixie`` after an upgrade."""
+    server_version: str | None = None
+    """What its server last reported at start (``SELECT VERSION()``), e.g. ``11.8.9-MariaDB-0+deb13u1``."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +125,8 @@ class ClusterRecord:
         data = dict(data)
         if "read_only" in data:  # written before parameter groups: read_only was the only one
             data.setdefault("parameters", {"read_only": str(int(data.pop("read_only")))})
+        if "installation" not in data:  # written before installations: each engine had one
+            data["installation"] = "mysql" if data.get("engine") == "mysql" else "system"
         return cls(**data)
 
 
