@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from aurora_bluegreen.errors import NotManagedByUs
 from aurora_bluegreen.freeze_methods import WAYS_TO_FREEZE
 from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, ParameterStatus
+from aurora_bluegreen.ownership import require_ours
 from aurora_bluegreen.sandbox.sandbox import Sandbox
 from aurora_bluegreen.sandbox.state import STATE_DIR_ENV
 
