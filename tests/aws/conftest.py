@@ -16,12 +16,11 @@ import boto3
 import pytest
 from iam_requests import policy_user
 from moto import mock_aws
-from moto_aws import AWS_CONN_ID, REGION, ZONES, Blue, FakeTaskInstance, Network, create_blue
+from moto_aws import ACCOUNT, AWS_CONN_ID, REGION, ZONES, Blue, FakeTaskInstance, Network, create_blue
 
 from aurora_bluegreen.control_plane.aurora import AuroraBackend
 from aurora_bluegreen.control_plane.factory import get_backend
 
-ACCOUNT = "123456789012"  # moto's
 # docs/iam-policy.json's placeholders for these tests: any zone, any secret to read (a test looks up
 # a secret that does not exist, which a narrowed policy would answer with AccessDenied), the record
 # name the tests repoint, and no group for the optional freeze statement. test_iam_policy.py tests
@@ -65,7 +64,13 @@ def fast_aws_clients() -> Iterator[None]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def policy_values(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The policy's placeholders: ``POLICY_VALUES``, or a test's own (indirect parametrization)."""
+    return {**POLICY_VALUES, **getattr(request, "param", {})}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, policy_values: dict[str, str]) -> Iterator[None]:
     """Moto for every AWS service, and the ``aws_test`` Airflow connection as the policy's user."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     # Moto's EC2 otherwise loads thousands of public AMIs for every test: seconds nobody needs here.
@@ -74,7 +79,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     extra = {"region_name": REGION, "parameter_group_settle_seconds": 0}
     with (
         mock_aws(),
-        policy_user("aurora-bluegreen-tests", POLICY_VALUES, REGION, ACCOUNT, AWS_CONN_ID, extra),
+        policy_user("aurora-bluegreen-tests", policy_values, REGION, ACCOUNT, AWS_CONN_ID, extra),
     ):
         yield
 

@@ -11,6 +11,7 @@ from botocore.stub import Stubber
 from aurora_bluegreen.models import CloneSpec
 
 REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's
 ZONES = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
 AWS_CONN_ID = "aws_test"
 AURORA3 = "8.0.mysql_aurora.3.06.0"
@@ -163,3 +164,10 @@ def clone_spec(blue: Blue, **overrides: Any) -> CloneSpec:
         },
     }
     return CloneSpec(**{**values, **overrides})
+
+
+def freeze_group_arn(level: str, name: str) -> dict[str, str]:
+    """docs/iam-policy.json's placeholder that opens its optional freeze statement on blue's group
+    ``name`` at ``level`` (``cluster`` on Aurora 3, ``instance`` on 2), for ``policy_values``."""
+    kind = "cluster-pg" if level == "cluster" else "pg"
+    return {"BLUE-READ-ONLY-PARAMETER-GROUP-ARN": f"arn:aws:rds:{REGION}:{ACCOUNT}:{kind}:{name}"}

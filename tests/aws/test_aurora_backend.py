@@ -16,6 +16,7 @@ from moto_aws import (
     clone_spec,
     crash_recovery_events,
     create_blue,
+    freeze_group_arn,
     parameters,
     tags_of,
 )
@@ -321,12 +322,20 @@ def test_blues_parameter_group_is_never_written_to_freeze_it(backend, rds, netwo
 AURORA_3_05 = "8.0.mysql_aurora.3.05.2"
 
 
-@pytest.mark.parametrize("version, level", [(AURORA_3_05, "cluster"), (AURORA2, "instance")])
+@pytest.mark.parametrize(
+    "version, level, policy_values",
+    [
+        (AURORA_3_05, "cluster", freeze_group_arn("cluster", "blue-cluster-params")),
+        (AURORA2, "instance", freeze_group_arn("instance", "blue-instance-params")),
+    ],
+    indirect=["policy_values"],
+)
 def test_with_the_users_consent_blues_own_group_holds_the_freeze_and_nothing_else(
     backend, rds, network, version, level
 ):
     """freeze_method=parameter_group, the blog's way where rds_set_read_only does not exist:
-    read_only in the group that holds it (Aurora 2: the writer's DB group; 3: the cluster group)."""
+    read_only in the group that holds it (Aurora 2: the writer's DB group; 3: the cluster group).
+    The role may write it only through the IAM policy's optional statement, naming that group."""
     blue = create_blue(rds, network, engine_version=version)
     group = blue.cluster_parameter_group if level == "cluster" else blue.instance_parameter_group
     before = parameters(rds, group, level)
