@@ -17,13 +17,11 @@ application must stay stopped until it is pointed at green.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from aurora_bluegreen.catchup import wait_until_executed
 from aurora_bluegreen.consistency import ConsistencyCheck
@@ -35,16 +33,17 @@ from aurora_bluegreen.errors import (
     ReplicationBroken,
     WaitTimedOut,
 )
+from aurora_bluegreen.freeze_ledger import FreezeRecord
 from aurora_bluegreen.guardrail_facts import read_guardrail_facts
 from aurora_bluegreen.guardrails import evidence_summary, guardrail_violations
 from aurora_bluegreen.models import (
     CutoverReport,
-    CutoverStep,
     ReplicaStatus,
     SourceEndpoint,
     SourceState,
 )
-from aurora_bluegreen.protocols import BlueFreeze, ClusterSql, ReadOnlySwitch
+from aurora_bluegreen.phases import PhaseRecorder
+from aurora_bluegreen.protocols import BlueFreeze, ClusterSql, FreezeLedger, ReadOnlySwitch
 from aurora_bluegreen.repointers.protocol import Repointer
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,12 @@ class Cutover:
     _green_at_start: ReplicaStatus | None = field(default=None, init=False)
     _own_sessions: set[int] = field(default_factory=set, init=False)
     """Green's replica status when the guardrails ran: how it replicates decides how to wait and undo."""
-    _held_logs: list[tuple[logging.Logger, str, tuple]] | None = field(default=None, init=False)
+    freeze_ledger: FreezeLedger | None = None
+    """Where the freeze's start and deadline are kept for a retry on another worker."""
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    _earlier: FreezeRecord | None = field(default=None, init=False)
+    """The freeze of an earlier attempt whose worker died inside it."""
+    _phases: PhaseRecorder = field(init=False)
 
     def run(self) -> CutoverReport:
         """Run the phases in order; on any failure roll back and raise CutoverFailed.
@@ -98,29 +102,35 @@ class Cutover:
         report = CutoverReport(
             self.blue_cluster_id, self.green_cluster_id, freeze_method=self.blue_freeze.method
         )
+        self._phases = PhaseRecorder(report.steps, log, self.clock)
+        self._earlier = self.freeze_ledger.in_flight() if self.freeze_ledger else None
         replica = self.green.replica_status()
-        if self.blue_freeze.holds():
+        if not self.blue_freeze.holds():
+            self._earlier = None  # an attempt that died before blue was frozen froze nothing
+        else:
+            if self._earlier is not None and self._seconds_left() <= 0 and self.green.read_only():
+                self._roll_back_dead_attempt(report, replica)
             if replica is None:
                 return self._resume(report)
             if not replica.is_running and not replica.error:
-                with self._phase(report, "recover") as note:
+                with self._phases.phase("recover") as note:
                     self.green.start_replication()
                     self._until_replicating(self.green)
                     note("restarted replication that an earlier attempt stopped during its freeze")
         try:
-            with self._phase(report, "guardrails") as note:
+            with self._phases.phase("guardrails") as note:
                 note(self._check_guardrails())
             self._freeze(report)
         except Exception as error:
             report.failure = report.failure or f"{type(error).__name__}: {error}"
             raise CutoverFailed(f"cutover failed: {report.failure}", report) from error
         if self.consistency is not None:
-            with self._phase(report, "open_blue_snapshot") as note:
+            with self._phases.phase("open_blue_snapshot") as note:
                 note(self._open_snapshot(self.consistency.open_blue_snapshot, "blue"))
         if report.green_start_position is not None:
             self._start_reverse_replication(report)
         if self.consistency is not None:
-            with self._phase(report, "consistency_check") as note:
+            with self._phases.phase("consistency_check") as note:
                 note(self._check_consistency(report))
         self._persist_green_writable(report)
         return report
@@ -131,7 +141,7 @@ class Cutover:
         if self.green_parameter_group is None:
             return
         try:
-            with self._phase(report, "persist_green_writable") as note:
+            with self._phases.phase("persist_green_writable") as note:
                 self.green_parameter_group.set_read_only(False)
                 note(
                     f"{self.green_cluster_id}'s parameter group says read_only=0: a reboot keeps it writable"
@@ -161,75 +171,92 @@ class Cutover:
         writable again; the held log lines are written after that, on time that costs nobody.
         """
         progress = _Progress()
-        started = self.clock()
-        with self._logs_held(), _collector_paused():
-            try:
-                self._hand_over(report, progress, deadline=started + self.limits.max_freeze_seconds)
-            except Exception as error:
-                report.failure = f"{type(error).__name__}: {error}"
-                if progress.blue_frozen:
-                    self._roll_back(report, progress)
-                raise
-            finally:
-                if progress.blue_frozen:
-                    report.freeze_ms = (self.clock() - started) * 1000
+        if self._earlier is None and self.freeze_ledger is not None:
+            now = self.wall_clock()
+            self._earlier = FreezeRecord(now, now + timedelta(seconds=self.limits.max_freeze_seconds))
+            self.freeze_ledger.start(self._earlier)
+        started, deadline = self.clock(), self.clock() + self._seconds_left()
+        try:
+            with self._phases.quiet(self.blue, self.green):
+                try:
+                    self._hand_over(report, progress, deadline)
+                except Exception as error:
+                    report.failure = f"{type(error).__name__}: {error}"
+                    if progress.blue_frozen:
+                        self._roll_back(report, progress)
+                    raise
+                finally:
+                    if progress.blue_frozen:
+                        report.freeze_ms = self._frozen_ms(started)
+        except Exception:
+            self._close_ledger()  # rolled back, or never frozen
+            raise
+        self._close_ledger()
+
+    def _seconds_left(self) -> float:
+        """Of the freeze budget: a retry keeps the deadline of the attempt that started the freeze."""
+        if self._earlier is None:
+            return self.limits.max_freeze_seconds
+        return (self._earlier.deadline - self.wall_clock()).total_seconds()
+
+    def _frozen_ms(self, started: float) -> float:
+        """How long blue has refused writes, over every attempt (the wall clock, across workers)."""
+        if self._earlier is None:
+            return (self.clock() - started) * 1000
+        return (self.wall_clock() - self._earlier.started_at).total_seconds() * 1000
+
+    def _close_ledger(self) -> None:
+        """The freeze is over (handed over or rolled back): a later run must not take it for its own."""
+        if self.freeze_ledger is None or self._earlier is None:
+            return
+        try:
+            self.freeze_ledger.end(self.wall_clock())
+        except Exception as error:
+            log.warning("Could not record the end of the freeze: %s", error)
 
     def _hand_over(self, report: CutoverReport, progress: _Progress, deadline: float) -> None:
         """The write freeze: from blue read-only to the application pointed at a writable green."""
-        with self._phase(report, "freeze_blue") as note:
+        with self._phases.phase("freeze_blue") as note:
             # Marked first: while the switch waits (at most the budget: its session's lock wait
             # timeout), writes already queue behind it, and a failed switch is rolled back too.
             progress.blue_frozen = True
             note(f"{self.blue_cluster_id}: {self.blue_freeze.freeze(deadline)}")
-        with self._phase(report, "end_writing_sessions") as note:
+        with self._phases.phase("end_writing_sessions") as note:
             note(self._end_writing_sessions(report))
-        with self._phase(report, "read_final_position") as note:
+        with self._phases.phase("read_final_position") as note:
             final = self.blue.source_state()
             report.blue_final_position, report.blue_final_gtid_set = final.position, final.gtid_set
             note(f"blue stopped at {final}")
-        with self._phase(report, "wait_for_green") as note:
+        with self._phases.phase("wait_for_green") as note:
             note(self._wait_for_green(final, deadline, report))
         if self.consistency is not None:
-            with self._phase(report, "open_green_snapshot") as note:
+            with self._phases.phase("open_green_snapshot") as note:
                 note(self._open_snapshot(self.consistency.open_green_snapshot, "green"))
-        with self._phase(report, "stop_replication") as note:
+        with self._phases.phase("stop_replication") as note:
             self._within_budget(deadline)
             self.green.stop_replication()
             progress.replication_stopped = True
             note(f"replication stopped on {self.green_cluster_id}")
-        with self._phase(report, "blue_still_frozen") as note:
+        with self._phases.phase("blue_still_frozen") as note:
             note(self._blue_still_at(final))
-        with self._phase(report, "reset_external_source") as note:
+        with self._phases.phase("reset_external_source") as note:
             self._within_budget(deadline)
             self.green.reset_external_source()
             progress.source_reset = True
             note(f"{self.green_cluster_id} is no longer a replica")
-        with self._phase(report, "green_writable") as note:
+        with self._phases.phase("green_writable") as note:
             self._within_budget(deadline)
             self.green_read_only.set_read_only(False)
             progress.green_writable = True
             note(f"{self.green_cluster_id} read_only=0")
         if self.reverse_replication:
-            with self._phase(report, "prepare_reverse") as note:
+            with self._phases.phase("prepare_reverse") as note:
                 note(self._prepare_reverse(report))
-        with self._phase(report, "repoint") as note:
+        with self._phases.phase("repoint") as note:
             report.repointed_to = self.repointer.repoint(
                 self.green_host, self.green_port, self.green_cluster_id
             )
             note(report.repointed_to)
-
-    @contextmanager
-    def _logs_held(self) -> Iterator[None]:
-        """Log lines wait until writes flow again: writing each costs time the freeze would pay."""
-        held: list[tuple[logging.Logger, str, tuple]] = []
-        self._held_logs = held
-        try:
-            with self.blue.logs_held(held), self.green.logs_held(held):
-                yield
-        finally:
-            self._held_logs = None
-            for logger, message, args in held:
-                logger.info(message, *args)
 
     def _open_snapshot(self, open_snapshot: Callable[[], None], cluster: str) -> str:
         """Remember a cluster's state at blue's final position, for the check after the freeze."""
@@ -259,7 +286,7 @@ class Cutover:
 
         A failure here does not undo the cutover (green is live and correct); it is reported.
         """
-        with self._phase(report, "reverse_replication") as note:
+        with self._phases.phase("reverse_replication") as note:
             try:
                 source = self.source_for_rollback
                 self.blue.set_external_source(
@@ -372,7 +399,7 @@ class Cutover:
         if progress.replication_stopped:
             steps.append(("replication restarted", self.green.start_replication))
         steps.append((f"{self.blue_cluster_id} unfrozen", self.blue_freeze.thaw))
-        with self._phase(report, "rollback") as note:
+        with self._phases.phase("rollback") as note:
             failed = []
             for name, step in steps:
                 try:
@@ -383,6 +410,25 @@ class Cutover:
                     note(f"FAILED {name}: {error}")
             if failed:
                 report.failure += "; ROLLBACK INCOMPLETE, act by hand: " + "; ".join(failed)
+
+    def _roll_back_dead_attempt(self, report: CutoverReport, replica: ReplicaStatus | None) -> None:
+        """An earlier attempt's worker died inside the freeze and its deadline has passed, with green
+        still read-only: undo what it did, as its own rollback would have, and fail."""
+        report.failure = (
+            f"an earlier attempt's worker died inside the freeze, and its deadline "
+            f"{self._earlier.deadline.isoformat(timespec='milliseconds')} has passed"
+        )
+        # Green was reset only after it executed exactly blue's final position, where blue still is.
+        report.green_executed_position = self.blue.source_position() if replica is None else None
+        progress = _Progress(
+            blue_frozen=True,
+            replication_stopped=replica is None or not replica.is_running,
+            source_reset=replica is None,
+        )
+        self._roll_back(report, progress)
+        report.freeze_ms = self._frozen_ms(self.clock())
+        self._close_ledger()
+        raise CutoverFailed(f"cutover failed: {report.failure}", report)
 
     def _reattach_green(self, report: CutoverReport) -> None:
         """Green follows blue again from exactly where it stopped: by GTID auto-position when it
@@ -406,7 +452,7 @@ class Cutover:
         Green is only reset after it executed blue's final position, and blue is still frozen,
         so nothing can be missing: green is made writable and the application repointed.
         """
-        with self._phase(report, "resume") as note:
+        with self._phases.phase("resume") as note:
             report.blue_final_position = self.blue.source_position()
             blue_set, green_set = self.blue.executed_gtid_set(), self.green.executed_gtid_set()
             if blue_set.is_empty or not green_set.contains(blue_set):
@@ -416,55 +462,28 @@ class Cutover:
                     "not finishing this cutover automatically: check both clusters by hand",
                     report,
                 )
+            since = (
+                f" since {self._earlier.started_at.isoformat(timespec='milliseconds')}"
+                if self._earlier
+                else ""
+            )
             note(
                 f"an earlier attempt already reset {self.green_cluster_id}; "
-                f"blue is still frozen at {report.blue_final_position}"
+                f"blue is still frozen{since} at {report.blue_final_position}"
             )
-        with self._phase(report, "green_writable") as note:
+        with self._phases.phase("green_writable") as note:
             self.green_read_only.set_read_only(False)
             note(f"{self.green_cluster_id} read_only=0")
-        with self._phase(report, "repoint") as note:
+        with self._phases.phase("repoint") as note:
             report.repointed_to = self.repointer.repoint(
                 self.green_host, self.green_port, self.green_cluster_id
             )
             note(report.repointed_to)
+        if self._earlier is not None:
+            report.freeze_ms = self._frozen_ms(self.clock())
+            self._close_ledger()
         self._persist_green_writable(report)
         return report
-
-    @contextmanager
-    def _phase(self, report: CutoverReport, name: str) -> Iterator[Callable[[str], None]]:
-        details: list[str] = []
-        started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        started = self.clock()
-        try:
-            yield details.append
-        except Exception as error:
-            details.append(f"FAILED: {error}")
-            raise
-        finally:
-            step = CutoverStep(name, started_at, (self.clock() - started) * 1000, "; ".join(details))
-            report.steps.append(step)
-            line = ("cutover %-22s %8.1f ms  %s", (name, step.duration_ms, step.detail))
-            if self._held_logs is None:
-                log.info(line[0], *line[1])
-            else:
-                self._held_logs.append((log, *line))
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No garbage collection inside the freeze, which allocates little.
-
-    In a process that imported Airflow, a full collection took 34-80 ms here: more than the whole
-    freeze. Collection resumes as soon as writes flow again.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass

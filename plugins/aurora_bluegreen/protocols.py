@@ -9,8 +9,10 @@ the ``BlueFreeze`` choices.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol
 
+from aurora_bluegreen.freeze_ledger import FreezeRecord
 from aurora_bluegreen.gtid import GtidSet
 from aurora_bluegreen.guardrails import GtidHistory
 from aurora_bluegreen.models import BinlogPosition, ReplicaStatus, SourceState
@@ -35,6 +37,19 @@ class BlueFreeze(Protocol):
 
     def holds(self) -> bool:
         """Whether blue is frozen now, as a retry of the cutover finds it."""
+
+
+class FreezeLedger(Protocol):
+    """Where a freeze's start and deadline outlive the worker (``freeze_ledger``)."""
+
+    def in_flight(self) -> FreezeRecord | None:
+        """The freeze an earlier attempt started and did not end, if any."""
+
+    def start(self, record: FreezeRecord) -> None:
+        """Record a freeze about to start (before it does: it costs the freeze nothing)."""
+
+    def end(self, at: datetime) -> None:
+        """Record that the freeze is over."""
 
 
 class ClusterSql(Protocol):

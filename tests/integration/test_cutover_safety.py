@@ -19,6 +19,7 @@ from helpers import replica_status, replicating_pair, sandbox_connections, write
 
 from aurora_bluegreen.cutover import Cutover, CutoverLimits
 from aurora_bluegreen.errors import ClusterUnreachable, CutoverFailed
+from aurora_bluegreen.freeze_ledger import TagFreezeLedger
 from aurora_bluegreen.freeze_methods import RDS_SET_READ_ONLY
 from aurora_bluegreen.models import SourceEndpoint
 from aurora_bluegreen.operators.clone import CloneClusterOperator
@@ -124,6 +125,7 @@ def cutover_with(pair, *, blue=None, green=None, repointer=None, limits=None):
             blue_info.endpoint, blue_info.port, REPLICATION_USER, REPLICATION_PASSWORD
         ),
         limits=limits or CutoverLimits(max_freeze_seconds=5, max_lag_seconds=5),
+        freeze_ledger=TagFreezeLedger(access.backend, pair["green"]),
     )
 
 
@@ -470,6 +472,75 @@ def test_worker_killed_after_a_phase_then_retried_converges(sandbox, connect, pa
     assert summary.counters.acknowledged > 0
     with connect(pair["green"], "root") as green:
         assert missing_writes(load.acked_ids_file, green) == []
+
+
+def test_a_retry_reports_the_whole_freeze_of_both_attempts(sandbox, connect, pair):
+    """The freeze's start outlives its worker (tags on green): the report's freeze is the time
+    the application was refused writes, not only the retry's part of it."""
+    green = KillAfter(ClusterAccess(**PLANES).sql(pair["green"]), "stop_replication")
+    with pytest.raises(WorkerKilled):
+        cutover_with(pair, green=green).run()
+    pause = 1.5  # Airflow's retry delay, in the deployment DAG 2 s
+    time.sleep(pause)
+    report = cutover_operator(pair).execute({})
+    assert report["rolled_back"] is False
+    assert report["freeze_ms"] >= pause * 1000
+    assert global_read_only(connect, pair["green"]) == 0
+    tags = sandbox.describe(pair["green"]).tags
+    assert tags["freeze-ended-at"] >= tags["freeze-started-at"]
+
+
+@pytest.mark.parametrize(
+    "part, method",
+    [("blue", "set_read_only"), ("green", "stop_replication"), ("green", "reset_external_source")],
+)
+def test_a_retry_after_the_original_deadline_rolls_back_and_loses_nothing(
+    sandbox, connect, pair, part, method
+):
+    load = LoadGenerator.in_sandbox(sandbox.state_dir, pair["endpoint"], rate=300)
+    load.start()
+    budget = 2
+    try:
+        access = ClusterAccess(**PLANES)
+        clusters = {"blue": access.sql(pair["blue"]), "green": access.sql(pair["green"])}
+        clusters[part] = KillAfter(clusters[part], method)
+        with pytest.raises(WorkerKilled):
+            cutover_with(pair, **clusters, limits=CutoverLimits(budget, 5)).run()
+        time.sleep(budget + 0.5)
+        with pytest.raises(CutoverFailed, match=r"deadline .* has passed") as failure:
+            cutover_operator(pair, max_freeze_seconds=budget).execute({})
+        write_orders(connect, pair["blue"], "after-the-rollback")
+    finally:
+        summary = load.stop()
+    report = failure.value.report
+    assert report.rolled_back is True and report.freeze_ms >= (budget + 0.5) * 1000
+    assert global_read_only(connect, pair["blue"]) == 0
+    assert read_endpoint(sandbox.endpoint_file(pair["endpoint"])).cluster_id == pair["blue"]
+    assert summary.counters.acknowledged > 0
+    with connect(pair["blue"], "root") as blue:
+        assert missing_writes(load.acked_ids_file, blue) == []
+    deadline = time.monotonic() + 15
+    with connect(pair["green"], "root") as green:  # green replicates blue again, from where it was
+        while missing_writes(load.acked_ids_file, green) or not write_seen(green, "after-the-rollback"):
+            assert time.monotonic() < deadline, "green did not catch up with blue after the rollback"
+            time.sleep(0.2)
+
+
+def write_seen(connection, request_id) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM shop.orders WHERE request_id = %s", (request_id,))
+        return cursor.fetchone()[0] == 1
+
+
+def test_a_retry_after_the_deadline_finishes_once_green_was_writable(sandbox, connect, pair):
+    """Green may already take the application's writes: undoing it now could lose them."""
+    green = KillAfter(ClusterAccess(**PLANES).sql(pair["green"]), "set_read_only")
+    with pytest.raises(WorkerKilled):
+        cutover_with(pair, green=green, limits=CutoverLimits(1, 5)).run()
+    time.sleep(1.5)
+    report = cutover_operator(pair, max_freeze_seconds=1).execute({})
+    assert report["rolled_back"] is False and report["freeze_ms"] >= 1500
+    assert read_endpoint(sandbox.endpoint_file(pair["endpoint"])).cluster_id == pair["green"]
 
 
 def lag_sensor(pair):

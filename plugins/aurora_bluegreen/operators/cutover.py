@@ -13,7 +13,7 @@ from aurora_bluegreen.freeze_methods import FREEZE_METHODS, PARAMETER_GROUP, RDS
 from aurora_bluegreen.links import CutoverReportLink
 from aurora_bluegreen.operators.cluster_access import ClusterAccess
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
-from aurora_bluegreen.ownership import may_become_writer
+from aurora_bluegreen.ownership import is_ours, may_become_writer
 
 
 class CutoverOperator(BlueGreenTask):
@@ -138,6 +138,7 @@ class CutoverOperator(BlueGreenTask):
         """The domain's Cutover, with both clusters, the repointer and the limits; refuses a target
         that is neither our clone nor the cluster our clone came from."""
         from aurora_bluegreen.cutover import Cutover, CutoverLimits
+        from aurora_bluegreen.freeze_ledger import TagFreezeLedger
         from aurora_bluegreen.models import SourceEndpoint
         from aurora_bluegreen.repointers.registry import repointer_for
 
@@ -189,6 +190,10 @@ class CutoverOperator(BlueGreenTask):
                 float(self.max_lag_seconds),
                 float(self.max_transaction_seconds),
                 float(self.max_statement_seconds),
+            ),
+            # Tags on our clone of the pair (green, or blue when switching back): a retry finds them.
+            freeze_ledger=TagFreezeLedger(
+                access.backend, self.green_cluster_id if is_ours(green_info.tags) else self.blue_cluster_id
             ),
             approved=self._approved(context),
             reverse_replication=self.reverse_replication,
