@@ -75,7 +75,7 @@ def record_source_retention(access: Any, source_id: str, clone_id: str) -> str:
     if recorded:
         value, origin = recorded[0], "as recorded by an earlier clone of ours still replicating from it"
     else:
-        hours = access.sql(source_id).binlog_retention_hours()
+        hours = access.sql(source_id, "blue").binlog_retention_hours()
         value, origin = (RETENTION_UNSET if hours is None else str(hours)), "read from it now"
     backend.add_tags(clone_id, {RETENTION_TAG: value})
     log.info(
@@ -146,7 +146,7 @@ class DeploymentTeardown:
         green_info = backend.find(self.green_cluster_id)
         if green_info is not None:
             self._refuse_unless_our_green(green_info)
-        blue = self.access.sql(self.blue_cluster_id)
+        blue = self.access.sql(self.blue_cluster_id, "blue")
         green = self._reachable_green(green_info)
         blue_read_only = blue.read_only()
         blue_status = blue.replica_status()
@@ -197,7 +197,7 @@ class DeploymentTeardown:
         if info is None or not info.is_available:
             return None
         try:
-            green = self.access.sql(self.green_cluster_id)
+            green = self.access.sql(self.green_cluster_id, "green")
             green.read_only()
         except Exception as error:  # a dead or half-made server: any driver error means "unreachable"
             log.info("Green %s does not answer (%s)", self.green_cluster_id, error)

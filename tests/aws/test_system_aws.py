@@ -117,7 +117,7 @@ def test_deployment_on_a_real_account(real_aws):
     finally:
         # The cutover froze blue; this blue is a test fixture, so it gets its writes back.
         access = ClusterAccess("aurora_aws", "aurora_blue_admin")
-        blue_sql = access.sql(blue)
+        blue_sql = access.sql(blue, "blue")
         if blue_sql.read_only():
             access.read_only_switch(blue, blue_sql).set_read_only(False)
         DeleteBinlogLagDashboardOperator(

@@ -24,7 +24,8 @@ from aurora_bluegreen.freeze_methods import RDS_SET_READ_ONLY
 from aurora_bluegreen.models import SourceEndpoint
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cluster_access import ClusterAccess
-from aurora_bluegreen.operators.cutover import CutoverOperator
+from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
+from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.repointers.registry import repointer_for
 from aurora_bluegreen.sandbox.connect import user_connection
@@ -109,7 +110,7 @@ def cutover_operator(pair, **overrides):
 def cutover_with(pair, *, blue=None, green=None, repointer=None, limits=None):
     """The operator's Cutover, with parts swapped for fault injection."""
     access = ClusterAccess(**PLANES)
-    blue_sql, green_sql = access.sql(pair["blue"]), access.sql(pair["green"])
+    blue_sql, green_sql = access.sql(pair["blue"], "blue"), access.sql(pair["green"], "green")
     blue_info, green_info = access.backend.describe(pair["blue"]), access.backend.describe(pair["green"])
     return Cutover(
         blue_cluster_id=pair["blue"],
@@ -265,7 +266,7 @@ def test_a_write_that_starts_after_the_checks_cannot_hold_the_freeze_past_its_bu
     load = LoadGenerator.in_sandbox(sandbox.state_dir, pair["endpoint"], rate=300)
     load.start()
     access = ClusterAccess(**PLANES)
-    blue = access.sql(pair["blue"])
+    blue = access.sql(pair["blue"], "blue")
     writer = connect(pair["blue"], "app", "shop")
     slow = threading.Thread(target=run_ignoring_errors(writer, SLOW_UPDATE))
 
@@ -321,7 +322,7 @@ def test_green_dying_mid_cutover_rolls_back_and_loses_nothing(sandbox, connect, 
     load = LoadGenerator.in_sandbox(sandbox.state_dir, pair["endpoint"], rate=500)
     load.start()
     access = ClusterAccess(**PLANES)
-    green = access.sql(pair["green"])
+    green = access.sql(pair["green"], "green")
 
     class GreenDiesWhileWaited:
         def __getattr__(self, name):
@@ -452,8 +453,8 @@ def test_worker_killed_after_a_phase_then_retried_converges(sandbox, connect, pa
     try:
         access = ClusterAccess(**PLANES)
         targets = {
-            "blue": access.sql(pair["blue"]),
-            "green": access.sql(pair["green"]),
+            "blue": access.sql(pair["blue"], "blue"),
+            "green": access.sql(pair["green"], "green"),
             "repointer": repointer_for(f"sandbox:{pair['endpoint']}", access.backend),
         }
         targets[part] = KillAfter(targets[part], *methods)
@@ -477,7 +478,7 @@ def test_worker_killed_after_a_phase_then_retried_converges(sandbox, connect, pa
 def test_a_retry_reports_the_whole_freeze_of_both_attempts(sandbox, connect, pair):
     """The freeze's start outlives its worker (tags on green): the report's freeze is the time
     the application was refused writes, not only the retry's part of it."""
-    green = KillAfter(ClusterAccess(**PLANES).sql(pair["green"]), "stop_replication")
+    green = KillAfter(ClusterAccess(**PLANES).sql(pair["green"], "green"), "stop_replication")
     with pytest.raises(WorkerKilled):
         cutover_with(pair, green=green).run()
     pause = 1.5  # Airflow's retry delay, in the deployment DAG 2 s
@@ -502,7 +503,7 @@ def test_a_retry_after_the_original_deadline_rolls_back_and_loses_nothing(
     budget = 2
     try:
         access = ClusterAccess(**PLANES)
-        clusters = {"blue": access.sql(pair["blue"]), "green": access.sql(pair["green"])}
+        clusters = {"blue": access.sql(pair["blue"], "blue"), "green": access.sql(pair["green"], "green")}
         clusters[part] = KillAfter(clusters[part], method)
         with pytest.raises(WorkerKilled):
             cutover_with(pair, **clusters, limits=CutoverLimits(budget, 5)).run()
@@ -534,13 +535,69 @@ def write_seen(connection, request_id) -> bool:
 
 def test_a_retry_after_the_deadline_finishes_once_green_was_writable(sandbox, connect, pair):
     """Green may already take the application's writes: undoing it now could lose them."""
-    green = KillAfter(ClusterAccess(**PLANES).sql(pair["green"]), "set_read_only")
+    green = KillAfter(ClusterAccess(**PLANES).sql(pair["green"], "green"), "set_read_only")
     with pytest.raises(WorkerKilled):
         cutover_with(pair, green=green, limits=CutoverLimits(1, 5)).run()
     time.sleep(1.5)
     report = cutover_operator(pair, max_freeze_seconds=1).execute({})
     assert report["rolled_back"] is False and report["freeze_ms"] >= 1500
     assert read_endpoint(sandbox.endpoint_file(pair["endpoint"])).cluster_id == pair["green"]
+
+
+def operators_that_reach(pair):
+    """Each operator that connects to clusters, with the roles it connects to."""
+    both = {"blue", "green"}
+    return [
+        (cutover_operator(pair), both),
+        (
+            VerifyCutoverOperator(
+                task_id="verify", blue_cluster_id=pair["blue"], green_cluster_id=pair["green"], **PLANES
+            ),
+            both,
+        ),
+        (
+            StartBinlogReplicationOperator(
+                task_id="replicate",
+                blue_cluster_id=pair["blue"],
+                green_cluster_id=pair["green"],
+                replication_conn_id="safety_repl",
+                **PLANES,
+            ),
+            both,
+        ),
+        (
+            PreflightOperator(
+                task_id="preflight",
+                blue_cluster_id=pair["blue"],
+                green_cluster_id=pair["green"],
+                writer_instance_id="w",
+                binlog_retention_hours=24,
+                max_lag_seconds=5,
+                max_freeze_seconds=10,
+                replication_conn_id="safety_repl",
+                **PLANES,
+            ),
+            {"blue"},
+        ),
+        (lag_sensor(pair), {"green"}),
+    ]
+
+
+@pytest.mark.parametrize("down", ["blue", "green"])
+def test_every_connection_error_names_the_cluster_its_role_and_its_endpoint(sandbox, pair, down):
+    port = sandbox.describe(pair[down]).port
+    sandbox.stop_server(pair[down], kill=True)
+    try:
+        for operator, roles in operators_that_reach(pair):
+            if down not in roles:
+                continue
+            with pytest.raises(Exception) as failure:
+                run = operator.poke if isinstance(operator, ReplicaLagSensor) else operator.execute
+                run({})
+            message = str(failure.value)
+            assert f"{down} {pair[down]} at 127.0.0.1:{port}" in message, (operator.task_id, message)
+    finally:
+        sandbox.start_server(pair[down])
 
 
 def lag_sensor(pair):

@@ -1,7 +1,7 @@
 """The data plane: the SQL side of one cluster (replication, read_only, users, the user's own SQL).
 
 One name for one thing: ``ClusterSqlHook`` is the hook, ``protocols.ClusterSql`` the protocol the
-domain modules need of it, and ``ClusterAccess.sql(cluster_id)`` where operators get one.
+domain modules need of it, and ``ClusterAccess.sql(cluster_id, role)`` where operators get one.
 
 Credentials come from an Airflow MySQL connection. Green exists only at run time and carries blue's
 users, so one connection serves both: ``host``/``port`` point its credentials at another endpoint.
@@ -90,6 +90,7 @@ class ClusterSqlHook(SqlSession):
     :param port: port to use instead of the connection's port.
     :param dialect: aurora2, aurora3, mysql or mariadb; else the connection extra ``dialect``; else
         detected from the server once.
+    :param cluster: the cluster's role and id (``green green-1``), named in every error.
     """
 
     def __init__(
@@ -99,6 +100,7 @@ class ClusterSqlHook(SqlSession):
         host: str | None = None,
         port: int | None = None,
         dialect: str | None = None,
+        cluster: str | None = None,
         **kwargs: Any,
     ) -> None:
         if host is not None or port is not None:
@@ -110,6 +112,7 @@ class ClusterSqlHook(SqlSession):
             )
         super().__init__(mysql_conn_id, **kwargs)
         self._dialect_name = dialect
+        self.cluster_label = cluster
         self._server_connection: Any = None
         self._held_logs: list | None = None
 
@@ -135,7 +138,7 @@ class ClusterSqlHook(SqlSession):
         detected = dialects.detect_dialect(
             self.server_version.text, self.server_version.comment, aurora_version, self.rds_procedures
         )
-        self.log.info("%s runs %s: using the %s dialect", self.endpoint, self.server_version, detected.value)
+        self.log.info("%s runs %s: using the %s dialect", self.where, self.server_version, detected.value)
         return detected
 
     @cached_property
@@ -165,7 +168,7 @@ class ClusterSqlHook(SqlSession):
         """Where this server's binary log ends now and, on MySQL with GTIDs, what it has executed."""
         rows = self._rows(dialects.show_source_status(self.server_version))
         if not rows:
-            raise ClusterStateError(f"{self.endpoint} has binary logging off: it reports no binlog position")
+            raise ClusterStateError(f"{self.where} has binary logging off: it reports no binlog position")
         gtids = "".join((rows[0].get("Executed_Gtid_Set") or "").split())
         return SourceState(BinlogPosition(rows[0]["File"], int(rows[0]["Position"])), gtids or None)
 
@@ -435,7 +438,7 @@ class ClusterSqlHook(SqlSession):
         )
         if waited is None:
             raise ReplicationNotRunning(
-                f"{self.endpoint} cannot reach {position}: its SQL thread is stopped or it has no source"
+                f"{self.where} cannot reach {position}: its SQL thread is stopped or it has no source"
             )
         return int(waited) >= 0
 

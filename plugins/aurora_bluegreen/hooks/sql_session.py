@@ -16,7 +16,7 @@ from typing import Any
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 
 from aurora_bluegreen.dialects import Statement
-from aurora_bluegreen.errors import StatementFailed
+from aurora_bluegreen.errors import ClusterUnreachable, StatementFailed
 
 _CONNECTION_LOST = {2006, 2013}
 
@@ -26,10 +26,17 @@ class SqlSession(MySqlHook):
 
     _server_connection: Any = None
     _held_logs: list | None = None
+    cluster_label: str | None = None
+    """The cluster's role and id (``green green-1``), for every error and log line."""
 
     @property
     def endpoint(self) -> str:
         return f"{self.connection.host}:{self.connection.port or 3306}"
+
+    @property
+    def where(self) -> str:
+        """What a person needs to find the server: role, cluster and endpoint."""
+        return f"{self.cluster_label} at {self.endpoint}" if self.cluster_label else self.endpoint
 
     def close(self) -> None:
         if self._server_connection is not None:
@@ -39,7 +46,11 @@ class SqlSession(MySqlHook):
     def _db(self) -> Any:
         """One connection per hook, so a cutover pays for connecting only once."""
         if self._server_connection is None:
-            connection = self.get_conn()
+            try:
+                connection = self.get_conn()
+            except Exception as error:
+                errno, message = _code_and_text(error)
+                raise ClusterUnreachable(f"cannot connect to {self.where}: ({errno}) {message}") from None
             self.set_autocommit(connection, True)
             self._server_connection = connection
         return self._server_connection
@@ -74,19 +85,17 @@ class SqlSession(MySqlHook):
     def _first_row(self, statement: Statement) -> tuple[Any, ...]:
         rows = self._rows(statement)
         if not rows:
-            raise StatementFailed(f"{self.endpoint}: {statement.sql} returned no row", None)
+            raise StatementFailed(f"{self.where}: {statement.sql} returned no row", None)
         return tuple(rows[0].values())
 
     def _failure(self, statement: Statement, error: Exception, secret: str | None) -> StatementFailed:
-        has_code = len(error.args) == 2 and isinstance(error.args[0], int)
-        errno = error.args[0] if has_code else None
-        message = str(error.args[1]) if has_code else str(error)
+        errno, message = _code_and_text(error)
         if errno in _CONNECTION_LOST:
             self.close()
         if secret:
             message = redact(message, secret)
         return StatementFailed(
-            f"{self.endpoint}: {statement.sql} failed: ({errno}) {message}", errno, f"({errno}) {message}"
+            f"{self.where}: {statement.sql} failed: ({errno}) {message}", errno, f"({errno}) {message}"
         )
 
     @contextmanager
@@ -94,7 +103,7 @@ class SqlSession(MySqlHook):
         """Log one line for a change that succeeded: what, where and how long it took."""
         started = time.monotonic()
         yield
-        line = ("%s on %s in %.1f ms", (what, self.endpoint, (time.monotonic() - started) * 1000))
+        line = ("%s on %s in %.1f ms", (what, self.where, (time.monotonic() - started) * 1000))
         if self._held_logs is None:
             self.log.info(line[0], *line[1])
         else:
@@ -108,6 +117,13 @@ class SqlSession(MySqlHook):
             yield
         finally:
             self._held_logs = None
+
+
+def _code_and_text(error: Exception) -> tuple[int | None, str]:
+    """The driver's error as (errno, text); errno None for an error that is not the server's."""
+    if len(error.args) == 2 and isinstance(error.args[0], int):
+        return error.args[0], str(error.args[1])
+    return None, str(error)
 
 
 def redact(message: str, secret: str) -> str:

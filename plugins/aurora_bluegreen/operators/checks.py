@@ -67,7 +67,7 @@ class RunChecksOperator(ClusterTask):
             self.log.info("No check files given: nothing to check on green %s", self.green_cluster_id)
             return _summary([], self.warn_only)
 
-        green = self._access().sql(self.green_cluster_id)
+        green = self._access().sql(self.green_cluster_id, "green")
         green.run_sql(_statement_timeout(green.server_version.engine.value, float(self.max_check_seconds)))
         results = [self._run_check(green, check) for check in files]
         summary = _summary(results, self.warn_only)

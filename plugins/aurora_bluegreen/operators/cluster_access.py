@@ -48,18 +48,21 @@ class ClusterAccess:
 
         return with_master_user_secret(BaseHook.get_connection(self.admin_conn_id), lambda: self.backend)
 
-    def sql(self, cluster_id: str) -> ClusterSqlHook:
+    def sql(self, cluster_id: str, role: str) -> ClusterSqlHook:
+        """The SQL side of ``cluster_id``, which plays ``role`` (blue, green, ...) in this task:
+        both are named in every error, with the endpoint."""
         from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
 
         info = self.backend.describe(cluster_id)
         if not info.endpoint or not info.port:
-            raise ClusterStateError(f"cluster {cluster_id} has no endpoint yet (status {info.status})")
+            raise ClusterStateError(f"{role} {cluster_id} has no endpoint yet (status {info.status})")
         return ClusterSqlHook(
             self.admin_conn_id,
             host=info.endpoint,
             port=info.port,
             dialect=self.dialect,
             connection=self.admin_connection,
+            cluster=f"{role} {cluster_id}",
         )
 
     def persistent_read_only(

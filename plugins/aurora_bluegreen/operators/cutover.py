@@ -150,7 +150,7 @@ class CutoverOperator(BlueGreenTask):
                 f"{self.green_cluster_id} was not created by aurora-bluegreen, nor is it the source "
                 f"of {self.blue_cluster_id}; refusing to make it writable"
             )
-        blue, green = access.sql(self.blue_cluster_id), access.sql(self.green_cluster_id)
+        blue, green = access.sql(self.blue_cluster_id, "blue"), access.sql(self.green_cluster_id, "green")
         refusal = access.freeze_refusal(
             self.freeze_method,
             self.blue_cluster_id,
@@ -207,8 +207,8 @@ class CutoverOperator(BlueGreenTask):
         from aurora_bluegreen.consistency import ConsistencyCheck
 
         return ConsistencyCheck(
-            blue=access.sql(self.blue_cluster_id),
-            green=access.sql(self.green_cluster_id),
+            blue=access.sql(self.blue_cluster_id, "blue"),
+            green=access.sql(self.green_cluster_id, "green"),
             max_rows=int(self.consistency_check_max_rows),
         )
 
@@ -244,8 +244,8 @@ class VerifyCutoverOperator(BlueGreenTask):
         validation.one_of("freeze_method", self.freeze_method, FREEZE_METHODS)
 
         access = self._access()
-        blue = access.sql(self.blue_cluster_id)
-        green = access.sql(self.green_cluster_id)
+        blue = access.sql(self.blue_cluster_id, "blue")
+        green = access.sql(self.green_cluster_id, "green")
         group = access.backend.parameter_status(self.green_cluster_id).get("read_only")
         # Old blue replicates from green: a GTID of its own that green lacks is a local write.
         old_blue_writes = green_local_writes(blue=green, green=blue)

@@ -78,7 +78,7 @@ class ApplyMigrationsOperator(BlueGreenTask):
 
         watch = Stopwatch()
         access = self._access()
-        blue, green = access.sql(self.blue_cluster_id), access.sql(self.green_cluster_id)
+        blue, green = access.sql(self.blue_cluster_id, "blue"), access.sql(self.green_cluster_id, "green")
         status = green.replica_status()
         if status is None or not status.is_running or status.error:
             raise ReplicationBroken(

@@ -65,13 +65,15 @@ class PreflightOperator(BlueGreenTask):
         engine = EngineVersion.reported(blue.engine, blue.engine_version)
         validation.retention_hours("binlog_retention_hours", self.binlog_retention_hours, engine)
         if not blue.is_available:
-            raise ClusterStateError(f"blue cluster {self.blue_cluster_id} is {blue.status}, not available")
+            raise ClusterStateError(
+                f"blue {self.blue_cluster_id} at {blue.endpoint}:{blue.port} is {blue.status}, not available"
+            )
         existing_green = access.backend.find(self.green_cluster_id)
         if existing_green is not None:
             require_reusable(
                 "green_cluster_id", self.green_cluster_id, existing_green.tags, self.blue_cluster_id
             )
-        hook = access.sql(self.blue_cluster_id)
+        hook = access.sql(self.blue_cluster_id, "blue")
         settings = hook.binlog_settings()
         if not settings.log_bin:
             raise ClusterStateError(

@@ -157,7 +157,7 @@ class MaskQaCloneOperator(_QaCloneTask):
             return {"statements": []}
         access = self._access()
         watch = Stopwatch()
-        clone = access.sql(self.cluster_id)
+        clone = access.sql(self.cluster_id, "QA clone")
         try:
             access.read_only_switch(self.cluster_id, clone).set_read_only(False)
             applied = run_sql_files(clone, files, f"QA clone {self.cluster_id}", self.log)
@@ -234,7 +234,7 @@ class PublishQaCloneOperator(_QaCloneTask):
         access = self._access()
         info = access.backend.describe(self.cluster_id)
         if not self.replicate:
-            clone = access.sql(self.cluster_id)
+            clone = access.sql(self.cluster_id, "QA clone")
             access.read_only_switch(self.cluster_id, clone).set_read_only(False)
             # Writable for good: a runtime switch would be forgotten at the clone's next reboot.
             access.persistent_read_only(self.cluster_id).set_read_only(False)
@@ -325,7 +325,9 @@ class RetireQaClonesOperator(BaseOperator):
         retire = clones_to_retire(clones, self.current_cluster_id, keep)
         blue, failed = retire_qa_clones(
             backend,
-            lambda: ClusterAccess(self.control_plane_conn_id, self.admin_conn_id).sql(self.blue_cluster_id),
+            lambda: ClusterAccess(self.control_plane_conn_id, self.admin_conn_id).sql(
+                self.blue_cluster_id, "blue"
+            ),
             self.blue_cluster_id,
             retire,
             user,

@@ -68,12 +68,12 @@ class StartBinlogReplicationOperator(BlueGreenTask):
                 f"{self.green_cluster_id} has no known clone coordinates; "
                 "was it made by CloneClusterOperator?"
             )
-        green = access.sql(self.green_cluster_id)
+        green = access.sql(self.green_cluster_id, "green")
         green_info = access.backend.describe(self.green_cluster_id)
         setup = ReplicationSetup(
             blue_cluster_id=self.blue_cluster_id,
             green_cluster_id=self.green_cluster_id,
-            blue=access.sql(self.blue_cluster_id),
+            blue=access.sql(self.blue_cluster_id, "blue"),
             green=green,
             green_read_only=access.read_only_switch(self.green_cluster_id, green),
             source=SourceEndpoint(blue_info.endpoint, blue_info.port, replication.user, replication.password),

@@ -61,6 +61,7 @@ class ReplicaLagSensor(ClusterSensor):
                 timeout=self.timeout,
                 dialect=self.dialect,
                 control_plane_conn_id=self.control_plane_conn_id,
+                cluster=f"green {self.green_cluster_id}",
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout + 60),
@@ -92,5 +93,5 @@ class ReplicaLagSensor(ClusterSensor):
 
     def _hook(self) -> Any:
         if not hasattr(self, "_green_hook"):
-            self._green_hook = self._access().sql(self.green_cluster_id)
+            self._green_hook = self._access().sql(self.green_cluster_id, "green")
         return self._green_hook

@@ -21,8 +21,11 @@ class ReplicaLagTrigger(BaseTrigger):
         timeout: float,
         dialect: str | None = None,
         control_plane_conn_id: str | None = None,
+        cluster: str | None = None,
     ) -> None:
         super().__init__()
+        self.cluster = cluster
+        """The replica's role and id (``green green-1``), named in its errors."""
         self.admin_conn_id = admin_conn_id
         self.host = host
         self.port = port
@@ -44,6 +47,7 @@ class ReplicaLagTrigger(BaseTrigger):
                 "timeout": self.timeout,
                 "dialect": self.dialect,
                 "control_plane_conn_id": self.control_plane_conn_id,
+                "cluster": self.cluster,
             },
         )
 
@@ -63,7 +67,12 @@ class ReplicaLagTrigger(BaseTrigger):
                 with_master_user_secret, conn, lambda: backend_for_connection(plane)
             )
         hook = ClusterSqlHook(
-            self.admin_conn_id, host=self.host, port=self.port, dialect=self.dialect, connection=conn
+            self.admin_conn_id,
+            host=self.host,
+            port=self.port,
+            dialect=self.dialect,
+            connection=conn,
+            cluster=self.cluster,
         )
         deadline = time.monotonic() + self.timeout
         while True:
