@@ -99,6 +99,19 @@ def replicating_pair(
     replication.wait_caught_up(ids["green"], source_id=ids["blue"])
 
 
+def logs_holding(sandbox: Any, cluster_id: str, texts: Sequence[str]) -> list[str]:
+    """The binary and relay log files (and their indexes) of the cluster's server that hold any of
+    ``texts`` as bytes: read from disk, so every file counts, whatever SHOW ... EVENTS shows."""
+    datadir = Path(sandbox.record(cluster_id).datadir)
+    wanted = [text.encode() for text in texts]
+    holding = []
+    for path in sorted(datadir.rglob("*")):
+        if path.is_file() and ("bin." in path.name or "relay" in path.name):
+            data = path.read_bytes()
+            holding += [f"{cluster_id}/{path.name}" for text in wanted if text in data]
+    return holding
+
+
 def write_orders(connect: Connect, cluster_id: str, request_ids: str | Sequence[str]) -> None:
     """Insert one order per request id on ``cluster_id`` with the application's statement and user.
 

@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from helpers import replica_status, sandbox_connections, scalar, write_orders
+from helpers import logs_holding, replica_status, sandbox_connections, scalar, write_orders
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
 from aurora_bluegreen.errors import AirflowRestError
@@ -149,8 +149,11 @@ def test_approve_cuts_over_under_load_then_switch_back_loses_no_acknowledged_wri
     assert report["blue_final_position"] == report["green_executed_position"]
     assert "write freeze:" in airflow.task_log(DAG_ID, run_id, "cutover")
 
-    # No password in any task log, XCom value or rendered template field.
-    secrets_used = [sandbox.credentials.admin_password, REPLICATION_PASSWORD]
+    # No password (master, application, replication) in any task log, XCom value, rendered
+    # template field or the run's conf, nor on disk in any binary or relay log of either cluster.
+    credentials = sandbox.credentials
+    secrets_used = [credentials.admin_password, credentials.app_password, REPLICATION_PASSWORD]
+    assert not any(secret in text for secret in secrets_used for text in strings_in(run.get("conf")))
     for ti in airflow.task_instances(DAG_ID, run_id):
         task_id = ti["task_id"]
         seen = [
@@ -160,6 +163,9 @@ def test_approve_cuts_over_under_load_then_switch_back_loses_no_acknowledged_wri
         ]
         for secret in secrets_used:
             assert not any(secret in text for text in seen), f"a password leaked in {task_id}"
+    assert logs_holding(sandbox, conf["blue_cluster_id"], [load.run_id])  # the scan does read them
+    for cluster_id in (conf["blue_cluster_id"], conf["green_cluster_id"]):
+        assert logs_holding(sandbox, cluster_id, secrets_used) == [], "a password is in a binlog"
 
     # The switch back: old blue followed green over reverse replication; nothing green took is lost.
     assert back_run["state"] == "success", airflow.task_states(ROLLBACK_DAG_ID, back_run["dag_run_id"])
