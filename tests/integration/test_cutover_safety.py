@@ -227,6 +227,43 @@ def test_a_connected_user_whose_bypass_comes_through_a_role_stops_the_cutover(sa
     assert_untouched(sandbox, connect, pair, failure.value)
 
 
+def test_a_bypass_user_writing_beside_a_long_statement_loses_nothing(
+    sandbox, engine, connect, pair, tmp_path
+):
+    """Both at once, as on a busy production cluster: a second application user whose READ_ONLY
+    ADMIN comes through a default role writes in a loop, following the application's endpoint,
+    while a long UPDATE runs. The cutover refuses before freezing; once the user is gone and the
+    statement done, it cuts over. No write either user was acknowledged is missing on green."""
+    create_user_with_bypass_through_a_role(connect, engine, pair["blue"], "sneaky3")
+    endpoint = sandbox.endpoint_file(pair["endpoint"])
+    app = LoadGenerator.in_sandbox(sandbox.state_dir, pair["endpoint"], rate=200)
+    bypass = LoadGenerator(endpoint, "sneaky3", "sneaky-pass", tmp_path / "sneaky3.acked", rate=100)
+    writer = connect(pair["blue"], "app", "shop")
+    slow = threading.Thread(target=run_ignoring_errors(writer, SLOW_UPDATE))
+    app.start()
+    bypass.start()
+    slow.start()
+    try:
+        time.sleep(1.5)
+        with pytest.raises(CutoverFailed, match="can write through read_only") as refused:
+            cutover_operator(pair, max_statement_seconds=1).execute({})
+        assert refused.value.report.freeze_ms is None and not refused.value.report.rolled_back
+        assert "writes that turning read_only on would wait for" in str(refused.value)
+        bypass_summary = bypass.stop()
+        kill_query(connect, pair["blue"], writer)
+        slow.join()
+        report = cutover_operator(pair).execute({})
+        time.sleep(0.5)
+    finally:
+        app_summary = app.stop()
+        bypass.stop()
+    assert report["rolled_back"] is False and report["freeze_ms"] <= 5000
+    assert app_summary.counters.acknowledged > 0 and bypass_summary.counters.acknowledged > 0
+    with connect(pair["green"], "root") as green:
+        assert missing_writes(app.acked_ids_file, green) == []
+        assert missing_writes(bypass.acked_ids_file, green) == []
+
+
 def test_an_application_user_named_but_not_connected_is_checked_too(sandbox, engine, connect, pair):
     create_user_with_bypass_through_a_role(connect, engine, pair["blue"], "sneaky2")
     with pytest.raises(CutoverFailed, match="'sneaky2'") as failure:
