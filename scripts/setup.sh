@@ -79,4 +79,4 @@ fi
 "$VENV/bin/python" -m aurora_bluegreen.sandbox.debian_root mysql
 # The same for engine upgrades (`sandbox upgrade`): about 30 s and 330 MB once, built only where it
 # is an upgrade; elsewhere this prints why no upgrade exists. The sandbox would build it on first use.
-"$VENV/bin/python" -m aurora_bluegreen.sandbox.debian_root mariadb-upgrade
+"$VENV/bin/python" -m aurora_bluegreen.sandbox.installations mariadb-upgrade

@@ -17,10 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from aurora_bluegreen.control_plane.protocol import ClusterBackend
+from typing import Any, Protocol
 
 FREEZE_STARTED_TAG = "freeze-started-at"
 FREEZE_DEADLINE_TAG = "freeze-deadline"
@@ -51,11 +48,18 @@ class FreezeRecord:
         }
 
 
+class TaggedClusters(Protocol):
+    """What the ledger needs of a control plane (``control_plane.protocol.ClusterBackend`` has it)."""
+
+    def describe(self, cluster_id: str) -> Any: ...
+    def add_tags(self, cluster_id: str, tags: Mapping[str, str]) -> None: ...
+
+
 @dataclass
 class TagFreezeLedger:
     """``protocols.FreezeLedger`` as tags on ``cluster_id``, a cluster this tool made."""
 
-    backend: ClusterBackend
+    backend: TaggedClusters
     cluster_id: str
 
     def in_flight(self) -> FreezeRecord | None:

@@ -328,21 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "root",
-        choices=[*sorted(KNOWN_ROOTS), UPGRADE_CHOICE],
-        help=f"{UPGRADE_CHOICE}: the root this machine's MariaDB upgrades to, if it has an upgrade",
+        choices=sorted(KNOWN_ROOTS),
+        help="which root (the one this machine's MariaDB upgrades to: python -m "
+        "aurora_bluegreen.sandbox.installations upgrade-root)",
     )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     name = arguments.root
-    if name == UPGRADE_CHOICE:
-        from aurora_bluegreen.errors import UpgradeUnavailable
-        from aurora_bluegreen.sandbox.installations import system_installation, upgrade_path
-
-        try:
-            name = upgrade_path(system_installation().series).root
-        except UpgradeUnavailable as reason:
-            print(f"no engine-upgrade root needed: {reason}")
-            return 0
     try:
         root = ensure_root(KNOWN_ROOTS[name])
     except RootBuildError as error:

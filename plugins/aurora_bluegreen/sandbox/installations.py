@@ -26,16 +26,20 @@ has no upgrade path at all and the sandbox refuses one (``UpgradeUnavailable``).
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
 import re
 import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from aurora_bluegreen.errors import ServerError, UpgradeUnavailable
+from aurora_bluegreen.errors import RootBuildError, ServerError, UpgradeUnavailable
 from aurora_bluegreen.sandbox import server
+from aurora_bluegreen.sandbox.debian_root import KNOWN_ROOTS, UPGRADE_CHOICE, ensure_root, find_root
 
 SYSTEM = "system"
 """The machine's own MariaDB, the one ``sandbox up --engine mariadb`` starts blue on."""
@@ -185,9 +189,6 @@ def system_installation() -> MariadbInstallation:
 
 def installation_named(name: str) -> MariadbInstallation:
     """``system`` or a MariaDB root by its ``KNOWN_ROOTS`` name, built first if it is missing."""
-    # Imported here: ``python -m aurora_bluegreen.sandbox.debian_root`` must find it not yet loaded.
-    from aurora_bluegreen.sandbox.debian_root import KNOWN_ROOTS, ensure_root, find_root
-
     if name == SYSTEM:
         return system_installation()
     roots = {known: spec for known, spec in KNOWN_ROOTS.items() if known != MYSQL_INSTALLATION}
@@ -202,3 +203,30 @@ def _version_of(text: str) -> str:
     if match is None:
         raise ServerError(f"cannot read a MariaDB version from {text!r}")
     return match.group("version")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """For scripts/setup.sh: build the root this machine's MariaDB upgrades to, if it has one."""
+    parser = argparse.ArgumentParser(
+        prog="python -m aurora_bluegreen.sandbox.installations",
+        description="Build the Debian root of the MariaDB this machine's upgrades to; print its path.",
+    )
+    parser.add_argument("what", choices=[UPGRADE_CHOICE])
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        name = upgrade_path(system_installation().series).root
+    except UpgradeUnavailable as reason:
+        print(f"no engine-upgrade root needed: {reason}")
+        return 0
+    try:
+        root = ensure_root(KNOWN_ROOTS[name])
+    except RootBuildError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{root.path}\t{root.version}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,7 +15,7 @@ AWS gives no figure for that delay (the ModifyDBClusterParameterGroup API page s
 "immediately"); the sandbox's is there so that code which does not wait fails here.
 
 The delay is kept by an applier: a small detached process (``python -m
-aurora_bluegreen.sandbox.parameters``) that sleeps until the change is due, then applies it,
+aurora_bluegreen.sandbox.parameter_applier``) that sleeps until the change is due, then applies it,
 unless a newer change of the same parameter, a restart or a delete came first. A change whose
 applier died is applied by the next look at the status once it is overdue by ``OVERDUE_SECONDS``.
 """
@@ -57,6 +57,7 @@ APPLY_SECONDS_SETTING = "parameter_apply_seconds"
 DEFAULT_APPLY_SECONDS = 2.0
 MAX_APPLY_SECONDS = 600.0
 OVERDUE_SECONDS = 10.0
+APPLIER_MODULE = "aurora_bluegreen.sandbox.parameter_applier"
 
 
 def checked(name: str, value: str) -> str:
@@ -119,7 +120,7 @@ def spawn_applier(state_dir: Path, cluster_id: str, name: str, token: str) -> No
     subprocess.run(
         [
             *("/bin/sh", "-c", '"$@" </dev/null >/dev/null 2>&1 &', "applier"),
-            *(sys.executable, "-m", __name__, str(state_dir), cluster_id, name, token),
+            *(sys.executable, "-m", APPLIER_MODULE, str(state_dir), cluster_id, name, token),
         ],
         start_new_session=True,
         check=True,
@@ -243,22 +244,3 @@ class ParameterGroupMixin:
                         key: change for key, change in record.pending_parameters.items() if key != name
                     }
                     self.store.write(record)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The applier: ``STATE_DIR CLUSTER_ID NAME TOKEN``; waits until the change is due, applies it."""
-    from aurora_bluegreen.sandbox.sandbox import Sandbox
-
-    state_dir, cluster_id, name, token = argv if argv is not None else sys.argv[1:]
-    sandbox = Sandbox(state_dir)
-    record = sandbox.store.read(cluster_id)
-    change = (record.pending_parameters.get(name) if record else None) or {}
-    if change.get("token") != token:
-        return 0
-    time.sleep(max(0.0, float(change["applies_at"]) - time.time()))
-    sandbox.apply_pending_parameter(cluster_id, name, token)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,10 +14,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pymysql
 
@@ -25,8 +26,16 @@ from aurora_bluegreen.errors import ServerError, ServerExited
 from aurora_bluegreen.sandbox import aurora_function
 from aurora_bluegreen.sandbox.connect import root_connection
 
-if TYPE_CHECKING:
-    from aurora_bluegreen.sandbox.installations import MariadbInstallation
+
+class ServerPrograms(Protocol):
+    """Where a MariaDB server's programs come from (``installations.MariadbInstallation``)."""
+
+    @property
+    def plugin_dir(self) -> Path: ...
+    def environment(self, base: Mapping[str, str]) -> dict[str, str]: ...
+    def command(self, program: str, *arguments: str) -> list[str]: ...
+    def server_options(self) -> list[str]: ...
+
 
 # Aurora's binlog base name, so the coordinates the sandbox hands out look like Aurora's.
 BINLOG_BASENAME = "mysql-bin-changelog"
@@ -186,18 +195,14 @@ def start(
     port: int,
     server_id: int,
     read_only: bool,
-    function: aurora_function.AuroraFunction | None = None,
-    installation: MariadbInstallation | None = None,
+    function: aurora_function.AuroraFunction | None,
+    installation: ServerPrograms,
 ) -> int:
     """Launch mariadbd in its own session (it outlives the caller) and return its pid.
 
     ``function`` gives it the sandbox's ``aurora_version()``; without it, the engine's plugins only.
-    ``installation`` is the MariaDB it runs (``installations.py``); the machine's own by default.
+    ``installation`` is the MariaDB it runs (``installations.py``).
     """
-    if installation is None:
-        from aurora_bluegreen.sandbox.installations import system_installation
-
-        installation = system_installation()
     files.socket.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = files.server_dir / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
