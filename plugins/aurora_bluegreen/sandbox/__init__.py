@@ -4,10 +4,11 @@ See ``Sandbox`` for clusters, ``endpoints`` for the application's "DNS", ``load`
 application itself.
 """
 
+from typing import Any
+
 from aurora_bluegreen.errors import CloneConflict, SandboxError
 from aurora_bluegreen.sandbox.credentials import Credentials
 from aurora_bluegreen.sandbox.endpoints import Endpoint, endpoint_file, read_endpoint, write_endpoint
-from aurora_bluegreen.sandbox.sandbox import Sandbox
 from aurora_bluegreen.sandbox.state import default_state_dir
 
 __all__ = [
@@ -21,3 +22,13 @@ __all__ = [
     "read_endpoint",
     "write_endpoint",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``Sandbox`` on first use: importing the package must not load the servers' modules, so that
+    ``python -m aurora_bluegreen.sandbox.debian_root`` (and kin) run a module not yet imported."""
+    if name == "Sandbox":
+        from aurora_bluegreen.sandbox.sandbox import Sandbox
+
+        return Sandbox
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
