@@ -218,7 +218,7 @@ def test_readme_opens_with_the_two_commands():
     assert lines[4:8] == [
         "```sh",
         "make demo   # a full deployment through real Airflow, under write load, with a report",
-        "make test   # unit, integration (real MariaDB) and end-to-end (real Airflow) tests",
+        "make test   # unit, integration (real MySQL 9.7 and MariaDB) and end-to-end (real Airflow) tests",
         "```",
     ]
 
