@@ -25,7 +25,7 @@ def connections(monkeypatch):
         )
 
     # Moto's clusters have no server: any SQL would mean the check came too late.
-    def no_sql(self, cluster_id):
+    def no_sql(self, cluster_id, role):
         raise AssertionError(f"SQL on {cluster_id}: the retention must be refused before")
 
     monkeypatch.setattr(ClusterAccess, "sql", no_sql)

@@ -51,7 +51,7 @@ def servers(monkeypatch, backend, rds, blue):
         # Aurora with binlog_format=OFF in the cluster group: log_bin is off.
         "green": Server(BinlogSettings(log_bin=False, binlog_format="ROW", gtid_mode=True)),
     }
-    monkeypatch.setattr(ClusterAccess, "sql", lambda self, cluster_id: found[cluster_id])
+    monkeypatch.setattr(ClusterAccess, "sql", lambda self, cluster_id, role: found[cluster_id])
     return found
 
 
