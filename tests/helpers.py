@@ -18,6 +18,7 @@ import pymysql
 from aurora_bluegreen import dialects, server_answers
 from aurora_bluegreen.models import ReplicaStatus
 from aurora_bluegreen.sandbox.demo_schema import INSERT_ORDER
+from aurora_bluegreen.sandbox.server import BINLOG_BASENAME
 
 DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
 DEPLOYMENT_DAG_FILE = DAGS_DIR / "aurora_bluegreen_deployment.py"
@@ -106,7 +107,7 @@ def logs_holding(sandbox: Any, cluster_id: str, texts: Sequence[str]) -> list[st
     wanted = [text.encode() for text in texts]
     holding = []
     for path in sorted(datadir.rglob("*")):
-        if path.is_file() and ("bin." in path.name or "relay" in path.name):
+        if path.is_file() and path.name.startswith((BINLOG_BASENAME, "relay-bin")):
             data = path.read_bytes()
             holding += [f"{cluster_id}/{path.name}" for text in wanted if text in data]
     return holding

@@ -89,7 +89,9 @@ class Cutover:
     """Where the freeze's start and deadline are kept for a retry on another worker."""
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     _earlier: FreezeRecord | None = field(default=None, init=False)
-    """The freeze of an earlier attempt whose worker died inside it."""
+    """The freeze of this attempt, or of an earlier one whose worker died inside it."""
+    _inherited: bool = field(default=False, init=False)
+    """Whether the freeze began on an earlier attempt: then only the wall clock spans it."""
     _phases: PhaseRecorder = field(init=False)
 
     def run(self) -> CutoverReport:
@@ -105,9 +107,11 @@ class Cutover:
         self._phases = PhaseRecorder(report.steps, log, self.clock)
         self._earlier = self.freeze_ledger.in_flight() if self.freeze_ledger else None
         replica = self.green.replica_status()
-        if not self.blue_freeze.holds():
+        frozen_before = self.blue_freeze.holds()
+        if not frozen_before:
             self._earlier = None  # an attempt that died before blue was frozen froze nothing
-        else:
+        self._inherited = self._earlier is not None
+        if frozen_before:
             if self._earlier is not None and self._seconds_left() <= 0 and self.green.read_only():
                 self._roll_back_dead_attempt(report, replica)
             if replica is None:
@@ -200,8 +204,9 @@ class Cutover:
         return (self._earlier.deadline - self.wall_clock()).total_seconds()
 
     def _frozen_ms(self, started: float) -> float:
-        """How long blue has refused writes, over every attempt (the wall clock, across workers)."""
-        if self._earlier is None:
+        """How long blue has refused writes, over every attempt: the monotonic clock when this attempt
+        froze blue, the wall clock (the only one shared across workers) when an earlier one did."""
+        if not self._inherited:
             return (self.clock() - started) * 1000
         return (self.wall_clock() - self._earlier.started_at).total_seconds() * 1000
 

@@ -447,22 +447,29 @@ def test_no_garbage_collection_inside_the_freeze(pair):
 
 def test_freeze_of_a_rollback_lasts_until_blue_takes_writes_again(connect, pair, log_clock):
     class SlowToThaw:
-        """Blue's switch; turning read_only off takes 60 s on the cutover's clock."""
+        """Blue's freeze; thawing it takes 60 s on the cutover's clock."""
 
-        def __init__(self, switch):
-            self._switch = switch
+        def __init__(self, freeze):
+            self._freeze = freeze
+            self.method = freeze.method
 
-        def set_read_only(self, read_only):
-            self._switch.set_read_only(read_only)
-            if not read_only:
-                log_clock.now += 60
+        def freeze(self, deadline):
+            return self._freeze.freeze(deadline)
+
+        def holds(self):
+            return self._freeze.holds()
+
+        def thaw(self):
+            line = self._freeze.thaw()
+            log_clock.now += 60
+            return line
 
     class BrokenRepointer:
         def repoint(self, host, port, cluster_id):
             raise OSError("DNS API down")
 
     cutover = cutover_with(pair, repointer=BrokenRepointer())
-    cutover.blue_read_only = SlowToThaw(cutover.blue_read_only)
+    cutover.blue_freeze = SlowToThaw(cutover.blue_freeze)
     cutover.clock = log_clock
     with pytest.raises(CutoverFailed, match="DNS API down") as failure:
         cutover.run()
@@ -697,7 +704,9 @@ def test_replication_setup_killed_after_a_step_then_retried_converges(
     real_sql = ClusterAccess.sql
     with monkeypatch.context() as patch:
         patch.setattr(
-            ClusterAccess, "sql", lambda self, cluster_id, role: KillAfter(real_sql(self, cluster_id, role), method)
+            ClusterAccess,
+            "sql",
+            lambda self, cluster_id, role: KillAfter(real_sql(self, cluster_id, role), method),
         )
         with pytest.raises(WorkerKilled):
             StartBinlogReplicationOperator(**arguments).execute({})

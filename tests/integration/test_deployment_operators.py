@@ -149,6 +149,7 @@ def test_full_flow_under_load_loses_no_acknowledged_write(sandbox, connect, depl
         "wait_for_green",
         "open_green_snapshot",
         "stop_replication",
+        "blue_still_frozen",
         "reset_external_source",
         "green_writable",
         "prepare_reverse",
@@ -156,6 +157,7 @@ def test_full_flow_under_load_loses_no_acknowledged_write(sandbox, connect, depl
         "open_blue_snapshot",
         "reverse_replication",
         "consistency_check",
+        "persist_green_writable",
     ]
     assert report["consistency"]["consistent"] is True
     assert "shop.orders" in report["consistency"]["checked"]
