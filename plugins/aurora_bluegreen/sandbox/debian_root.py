@@ -334,7 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    name = arguments.root
+    return build_and_print(arguments.root)
+
+
+def build_and_print(name: str) -> int:
+    """The CLIs' answer: build (or find) the root called ``name`` and print its path and version;
+    the exit status."""
     try:
         root = ensure_root(KNOWN_ROOTS[name])
     except RootBuildError as error:

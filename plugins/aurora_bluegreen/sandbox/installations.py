@@ -37,9 +37,15 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from aurora_bluegreen.errors import RootBuildError, ServerError, UpgradeUnavailable
+from aurora_bluegreen.errors import ServerError, UpgradeUnavailable
 from aurora_bluegreen.sandbox import server
-from aurora_bluegreen.sandbox.debian_root import KNOWN_ROOTS, UPGRADE_CHOICE, ensure_root, find_root
+from aurora_bluegreen.sandbox.debian_root import (
+    KNOWN_ROOTS,
+    UPGRADE_CHOICE,
+    build_and_print,
+    ensure_root,
+    find_root,
+)
 
 SYSTEM = "system"
 """The machine's own MariaDB, the one ``sandbox up --engine mariadb`` starts blue on."""
@@ -219,13 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     except UpgradeUnavailable as reason:
         print(f"no engine-upgrade root needed: {reason}")
         return 0
-    try:
-        root = ensure_root(KNOWN_ROOTS[name])
-    except RootBuildError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"{root.path}\t{root.version}")
-    return 0
+    return build_and_print(name)
 
 
 if __name__ == "__main__":
