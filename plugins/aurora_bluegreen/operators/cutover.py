@@ -151,16 +151,7 @@ class CutoverOperator(BlueGreenTask):
                 f"of {self.blue_cluster_id}; refusing to make it writable"
             )
         blue, green = access.sql(self.blue_cluster_id, "blue"), access.sql(self.green_cluster_id, "green")
-        refusal = access.freeze_refusal(
-            self.freeze_method,
-            self.blue_cluster_id,
-            blue,
-            green_switch_by_sql=green.can_set_read_only,
-            max_freeze_seconds=float(self.max_freeze_seconds),
-            quiet_seconds=float(self.quiet_seconds),
-        )
-        if refusal:
-            raise ClusterStateError(refusal)
+        self._refuse_impossible_freeze(access, blue, green)
         consented = self.freeze_method == PARAMETER_GROUP
         # Both directions (reverse replication, and green back on blue in a rollback) use TLS only
         # where both clusters offer it and can use it.
@@ -199,6 +190,19 @@ class CutoverOperator(BlueGreenTask):
             reverse_replication=self.reverse_replication,
             consistency=self._consistency_check(access),
         )
+
+    def _refuse_impossible_freeze(self, access: ClusterAccess, blue: Any, green: Any) -> None:
+        """Before anything changes: the chosen freeze method must work on this blue, in the budget."""
+        refusal = access.freeze_refusal(
+            self.freeze_method,
+            self.blue_cluster_id,
+            blue,
+            green_switch_by_sql=green.can_set_read_only,
+            max_freeze_seconds=float(self.max_freeze_seconds),
+            quiet_seconds=float(self.quiet_seconds),
+        )
+        if refusal:
+            raise ClusterStateError(refusal)
 
     def _consistency_check(self, access: ClusterAccess) -> Any:
         """Separate connections: the snapshots must outlive the replication resets on green."""

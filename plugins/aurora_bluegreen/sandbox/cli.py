@@ -37,27 +37,7 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
         help=f"where the sandbox lives (default: ${STATE_DIR_ENV}, else ./.sandbox)",
     )
 
-    up = commands.add_parser("up", parents=[state_dir], help="start blue with demo data (reuses it)")
-    up.add_argument("--port", type=int, default=None, help="blue's TCP port (default: a free one)")
-    up.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default=None,
-        help=f"database server of a new sandbox (default: {DEFAULT_ENGINE}); an existing one keeps its own",
-    )
-    up.add_argument(
-        "--aurora-version",
-        default=None,
-        help=f"Aurora MySQL version blue plays, e.g. 2.11.2 or 3.05.2 (default: {DEFAULT_AURORA_VERSION}); "
-        "it decides the mysql.rds_* procedures, and clones inherit it",
-    )
-    up.add_argument(
-        "--parameter-apply-seconds",
-        type=float,
-        default=None,
-        help="seconds a parameter-group change takes to reach a running server (default: 2; 0 = at once)",
-    )
-    up.set_defaults(handler=_up)
+    _add_up_command(commands, state_dir)
 
     status = commands.add_parser("status", parents=[state_dir], help="list clusters and endpoints")
     status.set_defaults(handler=_status)
@@ -86,6 +66,30 @@ def add_sandbox_commands(subparsers: argparse._SubParsersAction) -> None:
         "-y", "--yes", action="store_true", help="do not ask; needed when there is no terminal to ask on"
     )
     down.set_defaults(handler=_down)
+
+
+def _add_up_command(commands: argparse._SubParsersAction, state_dir: argparse.ArgumentParser) -> None:
+    up = commands.add_parser("up", parents=[state_dir], help="start blue with demo data (reuses it)")
+    up.add_argument("--port", type=int, default=None, help="blue's TCP port (default: a free one)")
+    up.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help=f"database server of a new sandbox (default: {DEFAULT_ENGINE}); an existing one keeps its own",
+    )
+    up.add_argument(
+        "--aurora-version",
+        default=None,
+        help=f"Aurora MySQL version blue plays, e.g. 2.11.2 or 3.05.2 (default: {DEFAULT_AURORA_VERSION}); "
+        "it decides the mysql.rds_* procedures, and clones inherit it",
+    )
+    up.add_argument(
+        "--parameter-apply-seconds",
+        type=float,
+        default=None,
+        help="seconds a parameter-group change takes to reach a running server (default: 2; 0 = at once)",
+    )
+    up.set_defaults(handler=_up)
 
 
 def _add_upgrade_command(commands: argparse._SubParsersAction, state_dir: argparse.ArgumentParser) -> None:
