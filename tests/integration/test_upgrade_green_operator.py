@@ -17,6 +17,7 @@ from test_deployment_operators import clone_and_replicate, cutover, start_load, 
 
 from aurora_bluegreen.errors import InvalidInput
 from aurora_bluegreen.models import BinlogPosition
+from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.upgrade import UpgradeGreenOperator
 from aurora_bluegreen.sandbox.installations import release_series
 from aurora_bluegreen.sandbox.load import missing_writes
@@ -76,6 +77,29 @@ def test_green_upgraded_under_load_takes_over_with_no_acknowledged_write_missing
     assert now.sort_key() >= start.sort_key()  # resumed where it was: nothing replayed
     assert {"record_position", "upgrade", "resume_replication", "check_position"} <= set(result["seconds"])
     assert summary.counters.acknowledged > 0 and report["rolled_back"] is False
+
+
+def test_preflight_refuses_a_target_blue_cannot_reach_before_any_clone(
+    sandbox, engine, deployment, connections, set_connections
+):
+    preflight = PreflightOperator(
+        task_id="preflight",
+        blue_cluster_id=deployment["blue"],
+        green_cluster_id=deployment["green"],
+        writer_instance_id="writer",
+        binlog_retention_hours=24,
+        max_lag_seconds=5,
+        max_freeze_seconds=5,
+        replication_conn_id="repl",
+        target_engine_version="99.1",
+        **connections,
+    )
+    reason = (
+        "has none: .*single version here, MySQL 9.7" if engine == "mysql" else r"valid upgrade targets: 11\.8"
+    )
+    with pytest.raises(InvalidInput, match=f"target_engine_version='99.1' is invalid: must be .*{reason}"):
+        preflight.execute({})
+    assert sandbox.find(deployment["green"]) is None
 
 
 def test_no_target_is_skipped_and_a_target_that_does_not_exist_changes_nothing(

@@ -97,6 +97,7 @@ def test_dag_has_the_designed_flow(dag):
             "clone_green",
             "record_teardown_facts",
             "start_replication",
+            "upgrade_green",
             "wait_for_catch_up",
             "migrate_green",
             "wait_after_migrations",
