@@ -16,6 +16,7 @@ import test_deployment_operators as operators
 from test_deployment_operators import clone_and_replicate, cutover, start_load, wait_caught_up
 
 from aurora_bluegreen.errors import InvalidInput
+from aurora_bluegreen.green_upgrade import REVERSE_AFTER_UPGRADE
 from aurora_bluegreen.models import BinlogPosition
 from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.upgrade import UpgradeGreenOperator
@@ -77,6 +78,9 @@ def test_green_upgraded_under_load_takes_over_with_no_acknowledged_write_missing
     assert now.sort_key() >= start.sort_key()  # resumed where it was: nothing replayed
     assert {"record_position", "upgrade", "resume_replication", "check_position"} <= set(result["seconds"])
     assert summary.counters.acknowledged > 0 and report["rolled_back"] is False
+    # Old blue replicates from the upgraded green, and the report says what that can be relied on.
+    assert report["reverse_replication"].startswith(f"{deployment['blue']} replicates from green")
+    assert REVERSE_AFTER_UPGRADE in report["reverse_replication"]
 
 
 def test_preflight_refuses_a_target_blue_cannot_reach_before_any_clone(
