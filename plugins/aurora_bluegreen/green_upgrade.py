@@ -236,14 +236,16 @@ class GreenUpgrade:
             green_version = engine_label(self.backend.describe(self.green_cluster_id), green.server_version)
         with _timed_phase(
             seconds, "target", "Checked %s against green %s's upgrade targets", target, self.green_cluster_id
-        ):
-            refusal = target_refusal(
+        ) as note:
+            if self.backend.runs_engine_version(self.green_cluster_id, target):
+                # A retry after the upgrade: the target is no longer one of green's targets.
+                note("green runs it already")
+            elif refusal := target_refusal(
                 self.green_cluster_id,
                 target,
                 self.backend.engine_upgrade_targets(self.green_cluster_id),
                 self.backend.engine_upgrade_refusal(self.green_cluster_id),
-            )
-            if refusal:
+            ):
                 raise InvalidInput("target_engine_version", target, refusal)
         with _timed_phase(
             seconds, "record_position", "Recorded green %s's replication", self.green_cluster_id

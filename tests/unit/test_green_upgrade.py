@@ -99,8 +99,8 @@ class FakeGreen:
 
 
 class FakeControlPlane:
-    def __init__(self, targets=("11.8",), failure=None):
-        self.targets, self.failure, self.upgraded = list(targets), failure, []
+    def __init__(self, targets=("11.8",), failure=None, runs=None):
+        self.targets, self.failure, self.upgraded, self.runs = list(targets), failure, [], runs
 
     def describe(self, cluster_id):
         return None
@@ -115,7 +115,7 @@ class FakeControlPlane:
         self.upgraded.append((cluster_id, target))
 
     def runs_engine_version(self, cluster_id, target):
-        return self.failure is None
+        return self.runs if self.runs is not None else bool(self.upgraded) and self.failure is None
 
     def upgrade_failure(self, cluster_id, since):
         return self.failure
@@ -154,3 +154,12 @@ def test_a_failed_upgrade_fails_with_the_control_planes_words():
     assert datetime.fromisoformat(start.started_at) <= datetime.now(timezone.utc)
     with pytest.raises(ClusterStateError, match=r"Upgrade prechecks failed\..*Blue was not touched"):
         work.wait_here(start, 0, 10)
+
+
+def test_a_retry_after_the_upgrade_finds_green_on_the_target_and_finishes():
+    """The target is no longer among an upgraded green's targets: that is no reason to refuse."""
+    backend = FakeControlPlane(targets=(), runs=True)
+    work = upgrade(backend, FakeGreen([RUNNING]))
+    start = work.begin("11.8")
+    work.wait_here(start, 0, 10)
+    assert work.finish(start, 0).position_after == BEFORE
