@@ -40,6 +40,7 @@ from aurora_bluegreen.params import (
     connection_params,
     freeze_params,
     param,
+    string_param,
 )
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
 from aurora_bluegreen.sql_files import FILE_NAME_PATTERN
@@ -307,7 +308,7 @@ with DAG(
         application_users=param("application_users"),
         freeze_method=param("freeze_method"),
         quiet_seconds=param("quiet_seconds"),
-        target_engine_version=param("target_engine_version"),
+        target_engine_version=string_param("target_engine_version"),
         **planes,
     )
     snapshot_wanted = ShortCircuitOperator(
@@ -372,7 +373,7 @@ with DAG(
         **guide("upgrade_green"),
         blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
-        target_engine_version=param("target_engine_version"),
+        target_engine_version=string_param("target_engine_version"),
         poll_interval=30,
         **planes,
     )

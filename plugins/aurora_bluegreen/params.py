@@ -27,6 +27,15 @@ def param(name: str) -> str:
     return "{{ params." + name + " }}"
 
 
+def string_param(name: str) -> str:
+    """A template for a string trigger-form value that must stay a string, or '' when empty.
+
+    The DAGs render templates as native objects, which would turn a version such as ``11.8`` into
+    the float 11.8 (and ``11.10`` into 11.1); rendered as JSON, it is read back as the string.
+    """
+    return "{{ (params." + name + " or '') | tojson }}"
+
+
 def connection_params(replication_title: str = "Replication user connection (login + password)") -> dict:
     """The three connection ids every DAG's form asks for; secrets stay in the connections."""
     from airflow.sdk import Param
