@@ -60,8 +60,9 @@ class EngineUpgrades(Protocol):
     """Optional capability: upgrading a cluster's engine in place, keeping its data and replication.
 
     Not every backend has it: check with ``isinstance(backend, EngineUpgrades)``. The sandbox
-    (``sandbox.SandboxBackend``) has it; the Aurora backend is to implement it with
-    ``modify_db_cluster(EngineVersion=..., AllowMajorVersionUpgrade=..., ApplyImmediately=True)``.
+    (``sandbox.SandboxBackend``) has it, and so has the Aurora backend (``aurora_upgrade``:
+    ``modify_db_cluster(EngineVersion=..., AllowMajorVersionUpgrade=..., ApplyImmediately=True)``).
+    ``green_upgrade`` drives it.
 
     How a caller drives it, the same on every backend::
 
