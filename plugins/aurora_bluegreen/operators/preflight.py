@@ -110,15 +110,13 @@ class PreflightOperator(BlueGreenTask):
             "target_engine_version": self.target_engine_version or None,
         }
         self.log.info(
-            "Preflight passed for blue %s at %s (%s, binlog_format=%s, gtid=%s, frozen by %s, "
-            "engine upgrade: %s) in %.2fs",
+            "Preflight passed for blue %s at %s (%s, binlog_format=%s, gtid=%s, frozen by %s) in %.2fs",
             self.blue_cluster_id,
             result["blue_endpoint"],
             result["dialect"],
             settings.binlog_format,
             "on" if settings.gtid_mode else "off",
             self.freeze_method,
-            self.target_engine_version or "none",
             watch.seconds,
         )
         return result
@@ -159,6 +157,7 @@ class PreflightOperator(BlueGreenTask):
         )
         if rule:
             raise InvalidInput("target_engine_version", target, rule)
+        self.log.info("Green can be upgraded to %s: one of blue's valid upgrade targets", target)
 
     def _validate_inputs(self) -> None:
         self._check_pair()
