@@ -31,13 +31,16 @@ from aurora_bluegreen.operators.readers import AuroraReadersOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
 from aurora_bluegreen.operators.sql_inputs import ValidateSqlFilesOperator
 from aurora_bluegreen.operators.teardown import RecordTeardownFactsOperator
+from aurora_bluegreen.operators.upgrade import UpgradeGreenOperator
 from aurora_bluegreen.ownership import REPLICATES_TAG
 from aurora_bluegreen.params import (
     CLUSTER_ID_SCHEMA,
     REPOINT_SCHEMA,
+    TARGET_ENGINE_VERSION_SCHEMA,
     connection_params,
     freeze_params,
     param,
+    string_param,
 )
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
 from aurora_bluegreen.sql_files import FILE_NAME_PATTERN
@@ -82,6 +85,11 @@ TASK_GUIDE = {
         "Replicate blue → green",
         "start_replication",
         "From the clone's exact binlog coordinates.",
+    ),
+    "upgrade_green": (
+        "Upgrade green's engine",
+        "upgrade_green",
+        "Only with `target_engine_version`; replication checked again from its exact position.",
     ),
     "lag_dashboard": (
         "Lag dashboard (AWS)",
@@ -147,6 +155,7 @@ def lag_sensor(task_id: str, planes: dict[str, str]) -> ReplicaLagSensor:
 APPROVAL_BODY = """\
 {%- set clone = ti.xcom_pull(task_ids='clone_green') -%}
 {%- set lag = ti.xcom_pull(task_ids='wait_for_catch_up') -%}
+{%- set upgrade = ti.xcom_pull(task_ids='upgrade_green') -%}
 Green has caught up with blue, with the schema changes and check results below. **Approve**
 freezes writes on blue (read-only), waits until green has executed blue's last binlog event, makes
 green the writer and repoints the application. **Reject** leaves blue untouched and green
@@ -159,6 +168,8 @@ replicating; run `aurora_bluegreen_teardown` to remove green.
 | Clone taken at blue's | `{{ clone.coordinates.position.file }}:{{ clone.coordinates.position.position }}` |
 | Replication lag | {{ lag.seconds_behind }} s (threshold {{ params.max_lag_seconds }} s) |
 | Green has read up to | `{{ lag.read_position.file }}:{{ lag.read_position.position }}` |
+| Blue's engine | {{ upgrade.blue_version }} |
+| Green's engine | {{ upgrade.green_version }}{{ '' if upgrade.skipped else ' (upgraded here)' }} |
 | Green has executed up to | `{{ lag.exec_position.file }}:{{ lag.exec_position.position }}` |
 | Freeze budget | {{ params.max_freeze_seconds }} s, rolled back if exceeded |
 | How blue is frozen | `{{ params.freeze_method }}` |
@@ -261,6 +272,15 @@ with DAG(
             title="Checks only warn",
             description="A failing check is shown in the approval instead of stopping the run.",
         ),
+        "target_engine_version": Param(
+            None,
+            **TARGET_ENGINE_VERSION_SCHEMA,
+            title="Upgrade green's engine to (empty: no upgrade)",
+            description="While green replicates, before the approval: an RDS EngineVersion that blue's "
+            "version lists as a valid upgrade target (8.0.mysql_aurora.3.10.0), or on the sandbox's "
+            "MariaDB engine a release series (11.8). Preflight refuses any other. See "
+            "docs/operators/upgrade_green.md.",
+        ),
         **freeze_params(),
         **connection_params(),
     },
@@ -288,6 +308,7 @@ with DAG(
         application_users=param("application_users"),
         freeze_method=param("freeze_method"),
         quiet_seconds=param("quiet_seconds"),
+        target_engine_version=string_param("target_engine_version"),
         **planes,
     )
     snapshot_wanted = ShortCircuitOperator(
@@ -347,6 +368,14 @@ with DAG(
         **guide("lag_dashboard"),
         writer_instance_id=param("writer_instance_id"),
         aws_conn_id=param("control_plane_conn_id"),
+    )
+    upgrade_green = UpgradeGreenOperator(
+        **guide("upgrade_green"),
+        blue_cluster_id=param("blue_cluster_id"),
+        green_cluster_id=param("green_cluster_id"),
+        target_engine_version=string_param("target_engine_version"),
+        poll_interval=30,
+        **planes,
     )
     wait_for_catch_up = lag_sensor("wait_for_catch_up", planes)
     migrate = ApplyMigrationsOperator(
@@ -413,7 +442,8 @@ with DAG(
     )
 
     [check_sql_files, preflight] >> snapshot_wanted >> snapshot_blue >> clone
-    clone >> record_teardown_facts >> replicate >> wait_for_catch_up
+    # The lag sensor runs after the upgrade: green must catch up again on its new engine.
+    clone >> record_teardown_facts >> replicate >> upgrade_green >> wait_for_catch_up
     replicate >> lag_dashboard  # a leaf: skipped on the sandbox without skipping the chain
     wait_for_catch_up >> migrate >> wait_after_migrations >> checks >> add_readers >> approve
     approve >> cutover >> verify

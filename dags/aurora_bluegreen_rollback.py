@@ -2,7 +2,18 @@
 
 The deployment's cutover leaves old blue replicating from green (reverse replication), so the
 switch back is the same critical section in the other direction: green frozen, old blue catches
-up exactly, old blue becomes the writer. Nothing that green acknowledged is lost.
+up exactly, old blue becomes the writer. Nothing that green acknowledged is lost, as long as old
+blue's replication from green runs without error: ``wait_for_old_blue`` fails at once, with the
+replication error, if it does not.
+
+After an engine upgrade of green (``target_engine_version``), reverse replication runs from the
+newer engine to the older one, which neither MariaDB nor MySQL promises. What this DAG can still
+promise then: no acknowledged write lost while old blue replicates without error, which the sensor
+checks; not that old blue applies every statement of the newer engine as green did. Measured on
+the sandbox (MariaDB 11.8 -> 10.11): application writes, ADD COLUMN, CREATE INDEX and UPDATE
+replicate; a table created with a bare ``CHARACTER SET utf8mb4`` gets another collation on old blue
+without an error; a ``VECTOR`` column stops replication, and then the switch back is refused. The
+deployment's cutover report says this in its ``reverse_replication`` line.
 """
 
 from __future__ import annotations
@@ -38,6 +49,10 @@ repoints the application. **Reject** leaves green as the writer.
 | Freeze budget | {{ params.max_freeze_seconds }} s, rolled back if exceeded |
 | How green is frozen | `{{ params.freeze_method }}` |
 | Application endpoint | `{{ params.repoint }}` |
+
+If green's engine was upgraded during the deployment, old blue runs the older engine: reverse
+replication from the newer one is promised only while it runs without error (checked just now),
+and a statement the older engine applies differently (a collation default) is not reported by it.
 """
 
 with DAG(

@@ -34,6 +34,7 @@ from aurora_bluegreen.errors import (
     WaitTimedOut,
 )
 from aurora_bluegreen.freeze_ledger import FreezeRecord
+from aurora_bluegreen.green_upgrade import REVERSE_AFTER_UPGRADE
 from aurora_bluegreen.guardrail_facts import read_guardrail_facts
 from aurora_bluegreen.guardrails import evidence_summary, guardrail_violations
 from aurora_bluegreen.models import (
@@ -73,6 +74,9 @@ class Cutover:
     limits: CutoverLimits
     approved: bool | None = None
     reverse_replication: bool = False
+    green_engine_newer: bool = False
+    """Green runs a newer engine than blue (``UpgradeGreenOperator``): reverse replication runs newer
+    -> older, and the report says what a switch back can still rely on (``REVERSE_AFTER_UPGRADE``)."""
     expected_green_writes: tuple[str, ...] = ()
     application_users: tuple[str, ...] = ()
     """The application's MySQL users: checked for a read_only bypass even when not connected."""
@@ -309,6 +313,8 @@ class Cutover:
                 report.reverse_replication = (
                     f"{self.blue_cluster_id} replicates from green since {report.green_start_position}"
                 )
+                if self.green_engine_newer:
+                    report.reverse_replication += f"; {REVERSE_AFTER_UPGRADE}"
             except Exception as error:
                 report.reverse_replication = f"FAILED (the cutover itself succeeded): {error}"
                 log.warning("Reverse replication to %s failed: %s", self.blue_cluster_id, error)

@@ -44,6 +44,7 @@ def get_provider_info() -> dict:
                     "aurora_bluegreen.operators.teardown",
                     "aurora_bluegreen.operators.qa",
                     "aurora_bluegreen.operators.cluster_task",
+                    "aurora_bluegreen.operators.upgrade",
                 ],
             }
         ],
@@ -69,6 +70,7 @@ def get_provider_info() -> dict:
                     "aurora_bluegreen.triggers.replica_lag",
                     "aurora_bluegreen.triggers.clone_ready",
                     "aurora_bluegreen.triggers.readers_available",
+                    "aurora_bluegreen.triggers.engine_upgrade",
                 ],
             }
         ],

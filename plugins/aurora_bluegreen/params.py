@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aurora_bluegreen.freeze_methods import DEFAULT_QUIET_SECONDS, FREEZE_METHODS, RDS_SET_READ_ONLY
 from aurora_bluegreen.repointers.registry import repoint_schema
+from aurora_bluegreen.validation import ENGINE_VERSION_PATTERN
 
 CLUSTER_ID_SCHEMA = {
     "type": "string",
@@ -13,11 +14,26 @@ CLUSTER_ID_SCHEMA = {
 }
 CONN_ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[A-Za-z0-9_.-]+$"}
 REPOINT_SCHEMA = repoint_schema()
+TARGET_ENGINE_VERSION_SCHEMA = {
+    "type": ["null", "string"],
+    "maxLength": 64,
+    "pattern": f"^$|{ENGINE_VERSION_PATTERN}",
+}
+"""Empty (no upgrade) or an engine version; whether green can reach it is preflight's question."""
 
 
 def param(name: str) -> str:
     """A template for one trigger-form value, rendered as its native type."""
     return "{{ params." + name + " }}"
+
+
+def string_param(name: str) -> str:
+    """A template for a string trigger-form value that must stay a string, or '' when empty.
+
+    The DAGs render templates as native objects, which would turn a version such as ``11.8`` into
+    the float 11.8 (and ``11.10`` into 11.1); rendered as JSON, it is read back as the string.
+    """
+    return "{{ (params." + name + " or '') | tojson }}"
 
 
 def connection_params(replication_title: str = "Replication user connection (login + password)") -> dict:

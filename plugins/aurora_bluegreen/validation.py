@@ -23,6 +23,9 @@ PARAMETER_GROUP_RULE = (
     "1-255 letters, digits or hyphens; first a letter; no trailing hyphen; no '--' "
     "(or an engine default group, default.<family>)"
 )
+ENGINE_VERSION_PATTERN = "^[0-9]+\\.[0-9]+(\\.[A-Za-z0-9_.]+)?$"
+ENGINE_VERSION_RULE = "an engine version: 11.8 on the sandbox, 8.0.mysql_aurora.3.10.0 on AWS"
+_ENGINE_VERSION = re.compile(ENGINE_VERSION_PATTERN)
 CLUSTER_ID_RULE = "1-63 letters, digits or hyphens; first a letter; no trailing hyphen; no '--'"
 USER_NAME_RULE = "4-16 letters, digits or underscores; first a letter"
 MAX_BINLOG_RETENTION_HOURS = LONGEST_BINLOG_RETENTION_HOURS
@@ -45,6 +48,13 @@ def parameter_group_name(field: str, value: object) -> str:
         or "--" in value
     ):
         raise InvalidInput(field, value, PARAMETER_GROUP_RULE)
+    return value
+
+
+def engine_version(field: str, value: object) -> str:
+    """A target engine version as the control plane spells it; whether it exists is asked of it."""
+    if not isinstance(value, str) or len(value) > 64 or not _ENGINE_VERSION.match(value):
+        raise InvalidInput(field, value, ENGINE_VERSION_RULE)
     return value
 
 

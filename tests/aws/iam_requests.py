@@ -58,6 +58,7 @@ _RDS_READS = {
     "DescribeDBParameters": ("pg", "DBParameterGroupName"),
     "DescribeDBClusterSnapshots": ("cluster-snapshot", "DBClusterSnapshotIdentifier"),
     "DescribeEvents": (None, None),
+    "DescribeDBEngineVersions": (None, None),
 }
 
 
@@ -148,6 +149,15 @@ class CallModel:
             kind = "cluster-pg" if "Cluster" in operation else "pg"
             name = params[f"DB{'Cluster' if kind == 'cluster-pg' else ''}ParameterGroupName"]
             return [Request(action, (self.existing(region, kind, name),), why="write a parameter group")]
+        if operation == "ModifyDBCluster":
+            resources = [self.existing(region, "cluster", params["DBClusterIdentifier"])]
+            for kind, parameter in (
+                ("cluster-pg", "DBClusterParameterGroupName"),
+                ("pg", "DBInstanceParameterGroupName"),
+            ):
+                if params.get(parameter):
+                    resources.append(self.existing(region, kind, params[parameter]))
+            return [Request(action, tuple(resources), why="modify a cluster")]
         if operation == "DeleteDBInstance":
             resource = self.existing(region, "db", params["DBInstanceIdentifier"])
             return [Request(action, (resource,), why="delete an instance")]

@@ -40,10 +40,12 @@ def deployment_connections(sandbox, airflow: AirflowRestClient) -> dict[str, str
     }
 
 
-def start_run(airflow, sandbox, connections, name):
+def start_run(airflow, sandbox, connections, name, upgrade=False):
+    """Trigger a deployment of a new blue; ``upgrade``: green's engine too, where the sandbox has a target."""
     blue_id, green_id, endpoint = f"e2e-{name}-blue", f"e2e-{name}-green", f"e2e_{name}"
     sandbox.create_blue(blue_id)
     sandbox.point_endpoint(endpoint, blue_id)
+    targets = sandbox.upgrade_targets(blue_id) if upgrade else []
     conf = {
         "blue_cluster_id": blue_id,
         "green_cluster_id": green_id,
@@ -51,6 +53,7 @@ def start_run(airflow, sandbox, connections, name):
         "repoint": f"sandbox:{endpoint}",
         "max_lag_seconds": 5,
         "max_freeze_seconds": 5,
+        "target_engine_version": targets[0] if targets else None,
         **connections,
     }
     run_id = f"e2e_{name}_{uuid.uuid4().hex[:6]}"
@@ -94,12 +97,18 @@ def read_only(connection) -> int:
 def test_reject_leaves_blue_writable_and_unchanged_and_green_replicating(
     sandbox, connect, airflow, deployment_connections
 ):
-    run_id, conf = start_run(airflow, sandbox, deployment_connections, "reject")
-    request = airflow.wait_for_approval_request(DAG_ID, run_id, timeout=180)
+    # On the MariaDB engine green is upgraded (10.11 -> 11.8) before the approval; MySQL has one version.
+    run_id, conf = start_run(airflow, sandbox, deployment_connections, "reject", upgrade=True)
+    request = airflow.wait_for_approval_request(DAG_ID, run_id, timeout=300)
     blue = connect(conf["blue_cluster_id"], "root")
     before = table_checksums(blue)
 
     assert conf["green_cluster_id"] in request["body"]
+    green_version = scalar(connect(conf["green_cluster_id"], "root"), "SELECT VERSION()")
+    assert f"| Green's engine | {green_version}" in request["body"]
+    assert f"| Blue's engine | {scalar(blue, 'SELECT VERSION()')}" in request["body"]
+    if conf["target_engine_version"]:
+        assert green_version.startswith(f"{conf['target_engine_version']}.")
     airflow.answer_when_settled(request, ["Reject"])
     run = airflow.wait_for_dag_run(DAG_ID, run_id, timeout=120)
 

@@ -97,6 +97,7 @@ def test_dag_has_the_designed_flow(dag):
             "clone_green",
             "record_teardown_facts",
             "start_replication",
+            "upgrade_green",
             "wait_for_catch_up",
             "migrate_green",
             "wait_after_migrations",
@@ -172,3 +173,11 @@ def test_teardown_form_and_flow(teardown_dag):
     assert_flow(teardown_dag, ["teardown", "delete_lag_dashboard"])
     with pytest.raises(ParamValidationError):
         resolve(teardown_dag, "green_cluster_id", "green'; DROP")
+
+
+@pytest.mark.parametrize(("value", "rendered"), [("11.8", "11.8"), ("11.10", "11.10"), (None, ""), ("", "")])
+def test_a_target_engine_version_reaches_the_tasks_as_the_string_typed(dag, value, rendered):
+    """The DAG renders native objects: 11.8 would arrive as a float, 11.10 as 11.1."""
+    task = dag.get_task("upgrade_green")
+    template = dag.get_template_env().from_string(task.target_engine_version)
+    assert template.render(params={"target_engine_version": value}) == rendered

@@ -224,6 +224,11 @@ def test_the_approval_body_shows_migrations_and_checks(deployment_dag_module):
                 "read_position": {"file": "f", "position": 9},
                 "exec_position": {"file": "f", "position": 9},
             },
+            "upgrade_green": {
+                "blue_version": "10.11.19-MariaDB",
+                "green_version": "11.8.9-MariaDB",
+                "skipped": False,
+            },
             "migrate_green": {
                 "statements": [{"file": "m.sql", "number": 1, "sql": "ALTER TABLE t ADD c INT", "ms": 3.0}]
             },
@@ -238,4 +243,6 @@ def test_the_approval_body_shows_migrations_and_checks(deployment_dag_module):
     params = {name: f"<{name}>" for name in module.dag.params}
     body = template.render(ti=ti, params=params)
     assert "| `m.sql` | 1 | `ALTER TABLE t ADD c INT` | 3.0 |" in body
+    assert "| Blue's engine | 10.11.19-MariaDB |" in body
+    assert "| Green's engine | 11.8.9-MariaDB (upgraded here) |" in body
     assert "| `ok` | ✅ pass | 0.100 s | 1 row, all true |" in body and "All 1 checks passed." in body

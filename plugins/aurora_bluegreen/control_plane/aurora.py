@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aurora_bluegreen.binlog_event import clone_point
 from aurora_bluegreen.control_plane.aurora_clone import CloneMaker
 from aurora_bluegreen.control_plane.aurora_parameter_groups import ParameterGroups
+from aurora_bluegreen.control_plane.aurora_upgrade import EngineUpgrader
 from aurora_bluegreen.control_plane.aws_calls import aws_call, aws_pages, tag_dict, tag_list
 from aurora_bluegreen.control_plane.rds import Rds, writer_id_of
 from aurora_bluegreen.errors import CloneCoordinatesMissing, ClusterNotFound, ClusterStateError, InvalidInput
@@ -57,6 +58,7 @@ class AuroraBackend:
         self.rds = Rds(hook)
         self.groups = ParameterGroups(self.rds, read_only_timeout, parameter_group_settle_seconds)
         self.clones = CloneMaker(self.rds, self.groups, waiter_delay, waiter_max_attempts)
+        self.upgrades = EngineUpgrader(self.rds, self.groups)
         self.coordinates_timeout = coordinates_timeout
 
     @classmethod
@@ -161,6 +163,27 @@ class AuroraBackend:
 
     def parameter_status(self, cluster_id: str) -> dict[str, ParameterStatus]:
         return {"read_only": self.groups.read_only_status(self.rds.require_cluster(cluster_id))}
+
+    # -- EngineUpgrades (control_plane/aurora_upgrade.py) --------------------------------------
+
+    def engine_upgrade_targets(self, cluster_id: str) -> list[str]:
+        return [
+            target["EngineVersion"] for target in self.upgrades.targets(self.rds.require_cluster(cluster_id))
+        ]
+
+    def engine_upgrade_refusal(self, cluster_id: str) -> str | None:
+        return self.upgrades.refusal(self.rds.require_cluster(cluster_id))
+
+    def upgrade_engine(self, cluster_id: str, target_version: str) -> ClusterInfo:
+        self.upgrades.upgrade(self.rds.require_cluster(cluster_id), target_version)
+        return self.describe(cluster_id)
+
+    def runs_engine_version(self, cluster_id: str, target_version: str) -> bool:
+        info = self.describe(cluster_id)
+        return info.is_available and info.engine_version == target_version
+
+    def upgrade_failure(self, cluster_id: str, since: datetime) -> str | None:
+        return self.upgrades.failure(self.rds.require_cluster(cluster_id), since)
 
     def delete(self, cluster_id: str) -> None:
         """Delete a cluster this tool made, its instances first (readers before the writer).

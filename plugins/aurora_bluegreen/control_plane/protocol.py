@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from aurora_bluegreen.models import CloneCoordinates, CloneSpec, ClusterInfo, ParameterStatus
@@ -59,8 +60,9 @@ class EngineUpgrades(Protocol):
     """Optional capability: upgrading a cluster's engine in place, keeping its data and replication.
 
     Not every backend has it: check with ``isinstance(backend, EngineUpgrades)``. The sandbox
-    (``sandbox.SandboxBackend``) has it; the Aurora backend is to implement it with
-    ``modify_db_cluster(EngineVersion=..., AllowMajorVersionUpgrade=..., ApplyImmediately=True)``.
+    (``sandbox.SandboxBackend``) has it, and so has the Aurora backend (``aurora_upgrade``:
+    ``modify_db_cluster(EngineVersion=..., AllowMajorVersionUpgrade=..., ApplyImmediately=True)``).
+    ``green_upgrade`` drives it.
 
     How a caller drives it, the same on every backend::
 
@@ -78,6 +80,9 @@ class EngineUpgrades(Protocol):
         (``8.0.mysql_aurora.3.10.0``); on the sandbox a MariaDB release series (``11.8``).
         """
 
+    def engine_upgrade_refusal(self, cluster_id: str) -> str | None:
+        """Why ``engine_upgrade_targets`` is empty for this cluster, or None when it is not."""
+
     def upgrade_engine(self, cluster_id: str, target_version: str) -> ClusterInfo:
         """Upgrade the cluster's engine to ``target_version``, one of ``engine_upgrade_targets``.
 
@@ -91,3 +96,8 @@ class EngineUpgrades(Protocol):
 
     def runs_engine_version(self, cluster_id: str, target_version: str) -> bool:
         """Whether the cluster is available and runs ``target_version``: the upgrade is finished."""
+
+    def upgrade_failure(self, cluster_id: str, since: datetime) -> str | None:
+        """The control plane's own words on an upgrade of the cluster that failed after ``since``
+        (Aurora's precheck event), or None. A backend whose ``upgrade_engine`` raises on failure
+        (the sandbox) always returns None."""

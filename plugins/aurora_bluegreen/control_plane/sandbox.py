@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,6 +87,9 @@ class SandboxBackend:
         """
         return self.sandbox.upgrade_targets(cluster_id)
 
+    def engine_upgrade_refusal(self, cluster_id: str) -> str | None:
+        return self.sandbox.upgrade_refusal(cluster_id)
+
     def upgrade_engine(self, cluster_id: str, target_version: str) -> ClusterInfo:
         """A real major MariaDB upgrade of a cluster we made (``sandbox/upgrade.py``); returns when done."""
         require_ours(cluster_id, self.sandbox.describe(cluster_id).tags, "its engine is not upgraded")
@@ -94,6 +98,10 @@ class SandboxBackend:
 
     def runs_engine_version(self, cluster_id: str, target_version: str) -> bool:
         return self.sandbox.runs_engine_version(cluster_id, target_version)
+
+    def upgrade_failure(self, cluster_id: str, since: datetime) -> str | None:
+        """None: the sandbox's upgrade runs inside ``upgrade_engine`` and raises there when it fails."""
+        return None
 
     def restart(self, cluster_id: str) -> ClusterInfo:
         """Reboot the cluster's writer as Aurora does (sandbox only: not part of ``ClusterBackend``)."""

@@ -36,9 +36,20 @@ def main(argv: list[str]) -> int:
         help=f"the sandbox's database server (default: {DEFAULT_ENGINE}, as Aurora is MySQL; "
         "mariadb is the machine's own and needs no Debian root)",
     )
+    parser.add_argument(
+        "--upgrade-green",
+        action="store_true",
+        help="upgrade green's engine while it replicates, before the approval (MariaDB engine: "
+        "the machine's MariaDB to the next one from a Debian root, 10.11 -> 11.8 on Debian 12)",
+    )
     parser.add_argument("--stop", action="store_true", help="stop a demo left running, then exit")
     parser.add_argument("--repo", type=Path, default=None, help="the repository (default: found from here)")
     args = parser.parse_args(argv)
+    if args.upgrade_green and args.engine != "mariadb":
+        parser.error(
+            "--upgrade-green needs --engine mariadb: the MySQL engine has one version here (9.7), "
+            "so there is nothing to upgrade to"
+        )
 
     # Imported here so that `--help` answers without loading Airflow.
     from aurora_bluegreen.demo.runner import Demo, DemoOptions
@@ -51,6 +62,7 @@ def main(argv: list[str]) -> int:
             rate=args.rate,
             port=args.port,
             engine=args.engine,
+            upgrade_green=args.upgrade_green,
         )
     )
     if args.stop:

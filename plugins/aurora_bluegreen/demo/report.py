@@ -24,6 +24,8 @@ class DemoReport:
     run_state: str
     cutover: Mapping[str, Any] | None
     """XCom of the cutover task: ``freeze_ms`` and ``steps`` ``[{name, duration_ms, detail}]``."""
+    upgrade: Mapping[str, Any] | None
+    """XCom of the upgrade task: blue's and green's engine versions, ``seconds``, ``skipped``."""
     writes_acknowledged: int
     writes_missing: int
     longest_write_wait_ms: float
@@ -41,12 +43,27 @@ class DemoReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def _engines(self) -> list[str]:
+        """Blue's and green's versions, as the upgrade task read them."""
+        if not self.upgrade:
+            return []
+        how = (
+            "not upgraded"
+            if self.upgrade["skipped"]
+            else f"upgraded in {self.upgrade['seconds']['total']:.1f} s"
+        )
+        return [
+            f"  blue's engine:             {self.upgrade['blue_version']}",
+            f"  green's engine:            {self.upgrade['green_version']} ({how})",
+        ]
+
     def render(self) -> str:
         freeze = self.cutover.get("freeze_ms") if self.cutover else None
         lines = [
             "",
             f"Demo run {self.run_id}: {self.run_state}",
             f"  engine:                    {self.engine}",
+            *self._engines(),
             f"  write freeze (cutover):    {_ms(freeze)}",
             f"  longest wait (app's view): {_ms(self.longest_write_wait_ms)}",
             f"  writes acknowledged:       {self.writes_acknowledged}",

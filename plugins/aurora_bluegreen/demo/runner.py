@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from aurora_bluegreen.demo.airflow_rest import APPROVAL_SETTLE_SECONDS, AirflowRestClient, poll_until
 from aurora_bluegreen.demo.airflow_stack import ADMIN_USER, DEFAULT_PORT, AirflowStack
 from aurora_bluegreen.demo.report import DemoReport, seconds_between, task_timings
+from aurora_bluegreen.errors import DemoError
 from aurora_bluegreen.models import ClusterInfo
 from aurora_bluegreen.sandbox import Sandbox, read_endpoint
 from aurora_bluegreen.sandbox.endpoints import APP_ENDPOINT
@@ -28,6 +29,7 @@ T = TypeVar("T")
 
 DAG_ID = "aurora_bluegreen_deployment"
 CUTOVER_TASK_ID = "cutover"
+UPGRADE_TASK_ID = "upgrade_green"
 REPLICATION_USER = "repl_bluegreen"
 BLUE_CLUSTER_ID = "blue"
 GREEN_CLUSTER_ID = "green"
@@ -59,6 +61,8 @@ class DemoOptions:
     approval_settle_seconds: float = APPROVAL_SETTLE_SECONDS
     timeout_seconds: float = 900.0
     """For each wait: Airflow up, the approval request, the end of the run."""
+    upgrade_green: bool = False
+    """Pass the sandbox's upgrade target as ``target_engine_version`` (MariaDB engine)."""
 
 
 class Demo:
@@ -71,6 +75,8 @@ class Demo:
         self._began = time.monotonic()
         self._task_states: dict[str, str] = {}
         self._run: tuple[AirflowRestClient, str] | None = None  # set once triggered, to explain failures
+        self.conf = dict(options.conf)
+        """The run's conf: the options', and with ``upgrade_green`` the target found on this machine."""
 
     def run(self) -> int:
         """The whole demo; 0 when the deployment succeeded and no acknowledged write is missing."""
@@ -80,6 +86,8 @@ class Demo:
             self.sandbox.down()
             self.say(f"engine: {self.options.engine}, {self.sandbox.engine.version}")
             blue = self._start_blue()
+            if self.options.upgrade_green:
+                self.conf["target_engine_version"] = self._upgrade_target(blue)
             load = LoadGenerator.in_sandbox(self.sandbox.state_dir, APP_ENDPOINT, self.options.rate)
             load.start()
             self.say(f"load: writing about {self.options.rate:g}/s through endpoint {APP_ENDPOINT!r}")
@@ -118,10 +126,18 @@ class Demo:
     # -- phases -----------------------------------------------------------------------------------
 
     def _start_blue(self) -> ClusterInfo:
-        blue = self.sandbox.create_blue(self.options.conf["blue_cluster_id"])
+        blue = self.sandbox.create_blue(self.conf["blue_cluster_id"])
         self.sandbox.point_endpoint(APP_ENDPOINT, blue.cluster_id)
         self.say(f"sandbox: {blue.cluster_id} up on {blue.endpoint}:{blue.port} ({self.sandbox.state_dir})")
         return blue
+
+    def _upgrade_target(self, blue: ClusterInfo) -> str:
+        """The release series green will be upgraded to; none on this machine is a failure, said why."""
+        targets = self.sandbox.upgrade_targets(blue.cluster_id)
+        if not targets:
+            raise DemoError(f"--upgrade-green: {self.sandbox.upgrade_refusal(blue.cluster_id)}")
+        self.say(f"upgrade: green will be upgraded to MariaDB {targets[0]} while it replicates")
+        return targets[0]
 
     def _start_airflow(self, blue: ClusterInfo) -> AirflowRestClient:
         client = self.stack.start(connections=self._connections(blue), wait_for_dags=[DAG_ID])
@@ -133,7 +149,7 @@ class Demo:
 
     def _connections(self, blue: ClusterInfo) -> dict[str, dict[str, Any]]:
         """Secrets travel in connections, never in the run's conf."""
-        conf = self.options.conf
+        conf = self.conf
         credentials = self.sandbox.credentials
         return {
             conf["control_plane_conn_id"]: {
@@ -158,7 +174,7 @@ class Demo:
     def _deploy(self, client: AirflowRestClient, load: LoadGenerator) -> DemoReport:
         client.unpause_dag(DAG_ID)
         run_id = f"demo__{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
-        client.trigger_dag_run(DAG_ID, run_id=run_id, conf=self.options.conf)
+        client.trigger_dag_run(DAG_ID, run_id=run_id, conf=self.conf)
         self._run = (client, run_id)
         self.say(f"triggered {DAG_ID} run {run_id}")
 
@@ -177,7 +193,7 @@ class Demo:
             self._show_failed_task_logs()
 
         load_summary = load.stop()
-        green_id = self.options.conf["green_cluster_id"]
+        green_id = self.conf["green_cluster_id"]
         with self.sandbox.connect(green_id) as green:
             missing = missing_writes(Path(load_summary.acked_ids_file), green)
         return self._report(client, run, request, response, load_summary, len(missing), green_id)
@@ -200,6 +216,11 @@ class Demo:
             if cutover_ti.get("state") == "success"
             else None
         )
+        upgrade = (
+            client.xcom_value(DAG_ID, run_id, UPGRADE_TASK_ID)
+            if any(ti["task_id"] == UPGRADE_TASK_ID and ti.get("state") == "success" for ti in task_instances)
+            else None
+        )
         approval_wait = seconds_between(request["created_at"], response["responded_at"])
         until_cutover = seconds_between(run["queued_at"], cutover_ti.get("end_date"))
         endpoint = read_endpoint(self.sandbox.endpoint_file(APP_ENDPOINT))
@@ -213,11 +234,14 @@ class Demo:
             problems.append(f"{missing} acknowledged writes are not on {green_id}")
         if endpoint is None or endpoint.cluster_id != green_id:
             problems.append(f"endpoint {APP_ENDPOINT!r} points at {endpoint}, not {green_id}")
+        if self.options.upgrade_green and (upgrade is None or upgrade["skipped"]):
+            problems.append(f"green was not upgraded to {self.conf['target_engine_version']}")
         return DemoReport(
             engine=self.sandbox.engine.version,
             run_id=run_id,
             run_state=run["state"],
             cutover=cutover,
+            upgrade=upgrade,
             writes_acknowledged=load.counters.acknowledged,
             writes_missing=missing,
             longest_write_wait_ms=load.counters.max_ack_gap_ms,

@@ -188,6 +188,8 @@ class CutoverOperator(BlueGreenTask):
             ),
             approved=self._approved(context),
             reverse_replication=self.reverse_replication,
+            # An upgraded green: reverse replication runs newer -> older, promised only within limits.
+            green_engine_newer=green.server_version.number > blue.server_version.number,
             consistency=self._consistency_check(access),
         )
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.errors import ClusterStateError
+from aurora_bluegreen.errors import ClusterStateError, InvalidInput
 from aurora_bluegreen.freeze_methods import DEFAULT_QUIET_SECONDS, FREEZE_METHODS, RDS_SET_READ_ONLY
 from aurora_bluegreen.operators.cluster_task import BlueGreenTask
 from aurora_bluegreen.ownership import require_reusable
@@ -31,6 +31,7 @@ class PreflightOperator(BlueGreenTask):
         "application_users",
         "freeze_method",
         "quiet_seconds",
+        "target_engine_version",
     )
     ui_color = "#e8f4fd"
 
@@ -45,9 +46,11 @@ class PreflightOperator(BlueGreenTask):
         application_users: Sequence[str] = (),
         freeze_method: str = RDS_SET_READ_ONLY,
         quiet_seconds: float = DEFAULT_QUIET_SECONDS,
+        target_engine_version: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.target_engine_version = target_engine_version
         self.freeze_method = freeze_method
         self.quiet_seconds = quiet_seconds
         self.writer_instance_id = writer_instance_id
@@ -85,6 +88,7 @@ class PreflightOperator(BlueGreenTask):
                 f"replication to green needs one of {', '.join(ACCEPTED_BINLOG_FORMATS)}"
             )
         self._check_application_users(hook)
+        self._check_upgrade_target(access.backend)
         refusal = access.freeze_refusal(
             self.freeze_method,
             self.blue_cluster_id,
@@ -103,6 +107,7 @@ class PreflightOperator(BlueGreenTask):
             "gtid_mode": settings.gtid_mode,
             "green_exists": existing_green is not None,
             "freeze_method": self.freeze_method,
+            "target_engine_version": self.target_engine_version or None,
         }
         self.log.info(
             "Preflight passed for blue %s at %s (%s, binlog_format=%s, gtid=%s, frozen by %s) in %.2fs",
@@ -132,6 +137,28 @@ class PreflightOperator(BlueGreenTask):
                     "cutover could not freeze its writes; revoke that privilege from the application's user"
                 )
 
+    def _check_upgrade_target(self, backend: Any) -> None:
+        """Green is a clone of blue, so blue's valid upgrade targets are green's: an invalid target
+        fails here, in seconds, before any clone exists."""
+        from aurora_bluegreen.control_plane.protocol import EngineUpgrades
+        from aurora_bluegreen.green_upgrade import target_refusal
+
+        target = self.target_engine_version
+        if not target:
+            return
+        if not isinstance(backend, EngineUpgrades):
+            rule = f"empty: the control plane of {self.control_plane_conn_id!r} cannot upgrade engines"
+            raise InvalidInput("target_engine_version", target, rule)
+        rule = target_refusal(
+            self.blue_cluster_id,
+            target,
+            backend.engine_upgrade_targets(self.blue_cluster_id),
+            backend.engine_upgrade_refusal(self.blue_cluster_id),
+        )
+        if rule:
+            raise InvalidInput("target_engine_version", target, rule)
+        self.log.info("Green can be upgraded to %s: one of blue's valid upgrade targets", target)
+
     def _validate_inputs(self) -> None:
         self._check_pair()
         validation.cluster_identifier("writer_instance_id", self.writer_instance_id)
@@ -140,6 +167,8 @@ class PreflightOperator(BlueGreenTask):
         validation.positive_number("max_freeze_seconds", self.max_freeze_seconds)
         validation.positive_number("quiet_seconds", self.quiet_seconds)
         validation.one_of("freeze_method", self.freeze_method, FREEZE_METHODS)
+        if self.target_engine_version:
+            validation.engine_version("target_engine_version", self.target_engine_version)
         for field in ("control_plane_conn_id", "admin_conn_id"):
             validation.connection_exists(field, getattr(self, field))
         validation.replication_credentials(self.replication_conn_id)
