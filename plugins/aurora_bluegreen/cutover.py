@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from aurora_bluegreen.catchup import wait_until_executed
 from aurora_bluegreen.consistency import ConsistencyCheck
@@ -33,7 +33,7 @@ from aurora_bluegreen.errors import (
     ReplicationBroken,
     WaitTimedOut,
 )
-from aurora_bluegreen.freeze_ledger import FreezeRecord
+from aurora_bluegreen.freeze_clock import FreezeClock
 from aurora_bluegreen.green_upgrade import REVERSE_AFTER_UPGRADE
 from aurora_bluegreen.guardrail_facts import read_guardrail_facts
 from aurora_bluegreen.guardrails import evidence_summary, guardrail_violations
@@ -92,10 +92,7 @@ class Cutover:
     freeze_ledger: FreezeLedger | None = None
     """Where the freeze's start and deadline are kept for a retry on another worker."""
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
-    _earlier: FreezeRecord | None = field(default=None, init=False)
-    """The freeze of this attempt, or of an earlier one whose worker died inside it."""
-    _inherited: bool = field(default=False, init=False)
-    """Whether the freeze began on an earlier attempt: then only the wall clock spans it."""
+    _freeze_clock: FreezeClock = field(init=False)
     _phases: PhaseRecorder = field(init=False)
 
     def run(self) -> CutoverReport:
@@ -109,14 +106,18 @@ class Cutover:
             self.blue_cluster_id, self.green_cluster_id, freeze_method=self.blue_freeze.method
         )
         self._phases = PhaseRecorder(report.steps, log, self.clock)
-        self._earlier = self.freeze_ledger.in_flight() if self.freeze_ledger else None
+        self._freeze_clock = FreezeClock(
+            self.limits.max_freeze_seconds, self.freeze_ledger, self.clock, self.wall_clock
+        )
         replica = self.green.replica_status()
         frozen_before = self.blue_freeze.holds()
-        if not frozen_before:
-            self._earlier = None  # an attempt that died before blue was frozen froze nothing
-        self._inherited = self._earlier is not None
+        self._freeze_clock.resume(frozen_before)
         if frozen_before:
-            if self._earlier is not None and self._seconds_left() <= 0 and self.green.read_only():
+            if (
+                self._freeze_clock.inherited
+                and self._freeze_clock.seconds_left() <= 0
+                and self.green.read_only()
+            ):
                 self._roll_back_dead_attempt(report, replica)
             if replica is None:
                 return self._resume(report)
@@ -179,11 +180,7 @@ class Cutover:
         writable again; the held log lines are written after that, on time that costs nobody.
         """
         progress = _Progress()
-        if self._earlier is None and self.freeze_ledger is not None:
-            now = self.wall_clock()
-            self._earlier = FreezeRecord(now, now + timedelta(seconds=self.limits.max_freeze_seconds))
-            self.freeze_ledger.start(self._earlier)
-        started, deadline = self.clock(), self.clock() + self._seconds_left()
+        deadline = self._freeze_clock.start()
         try:
             with self._phases.quiet(self.blue, self.green):
                 try:
@@ -195,33 +192,11 @@ class Cutover:
                     raise
                 finally:
                     if progress.blue_frozen:
-                        report.freeze_ms = self._frozen_ms(started)
+                        report.freeze_ms = self._freeze_clock.frozen_ms()
         except Exception:
-            self._close_ledger()  # rolled back, or never frozen
+            self._freeze_clock.end()  # rolled back, or never frozen
             raise
-        self._close_ledger()
-
-    def _seconds_left(self) -> float:
-        """Of the freeze budget: a retry keeps the deadline of the attempt that started the freeze."""
-        if self._earlier is None:
-            return self.limits.max_freeze_seconds
-        return (self._earlier.deadline - self.wall_clock()).total_seconds()
-
-    def _frozen_ms(self, started: float) -> float:
-        """How long blue has refused writes, over every attempt: the monotonic clock when this attempt
-        froze blue, the wall clock (the only one shared across workers) when an earlier one did."""
-        if not self._inherited:
-            return (self.clock() - started) * 1000
-        return (self.wall_clock() - self._earlier.started_at).total_seconds() * 1000
-
-    def _close_ledger(self) -> None:
-        """The freeze is over (handed over or rolled back): a later run must not take it for its own."""
-        if self.freeze_ledger is None or self._earlier is None:
-            return
-        try:
-            self.freeze_ledger.end(self.wall_clock())
-        except Exception as error:
-            log.warning("Could not record the end of the freeze: %s", error)
+        self._freeze_clock.end()
 
     def _hand_over(self, report: CutoverReport, progress: _Progress, deadline: float) -> None:
         """The write freeze: from blue read-only to the application pointed at a writable green."""
@@ -427,7 +402,7 @@ class Cutover:
         still read-only: undo what it did, as its own rollback would have, and fail."""
         report.failure = (
             f"an earlier attempt's worker died inside the freeze, and its deadline "
-            f"{self._earlier.deadline.isoformat(timespec='milliseconds')} has passed"
+            f"{FreezeClock.moment(self._freeze_clock.record.deadline)} has passed"
         )
         # Green was reset only after it executed exactly blue's final position, where blue still is.
         report.green_executed_position = self.blue.source_position() if replica is None else None
@@ -437,8 +412,8 @@ class Cutover:
             source_reset=replica is None,
         )
         self._roll_back(report, progress)
-        report.freeze_ms = self._frozen_ms(self.clock())
-        self._close_ledger()
+        report.freeze_ms = self._freeze_clock.frozen_ms()
+        self._freeze_clock.end()
         raise CutoverFailed(f"cutover failed: {report.failure}", report)
 
     def _reattach_green(self, report: CutoverReport) -> None:
@@ -474,8 +449,8 @@ class Cutover:
                     report,
                 )
             since = (
-                f" since {self._earlier.started_at.isoformat(timespec='milliseconds')}"
-                if self._earlier
+                f" since {FreezeClock.moment(self._freeze_clock.record.started_at)}"
+                if self._freeze_clock.inherited
                 else ""
             )
             note(
@@ -490,9 +465,9 @@ class Cutover:
                 self.green_host, self.green_port, self.green_cluster_id
             )
             note(report.repointed_to)
-        if self._earlier is not None:
-            report.freeze_ms = self._frozen_ms(self.clock())
-            self._close_ledger()
+        if self._freeze_clock.inherited:
+            report.freeze_ms = self._freeze_clock.frozen_ms()
+            self._freeze_clock.end()
         self._persist_green_writable(report)
         return report
 
