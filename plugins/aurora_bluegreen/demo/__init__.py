@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from aurora_bluegreen.demo.airflow_stack import DEFAULT_PORT, sigterm_as_interrupt
+from aurora_bluegreen.demo.executors import EXECUTORS, LOCAL
 from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ENGINES
 
 DAG_FILE = Path("dags") / "aurora_bluegreen_deployment.py"
@@ -36,7 +37,16 @@ def main(argv: list[str]) -> int:
         help=f"the sandbox's database server (default: {DEFAULT_ENGINE}, as Aurora is MySQL; "
         "mariadb is the machine's own and needs no Debian root)",
     )
-    parser.add_argument("--stop", action="store_true", help="stop a demo left running, then exit")
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=LOCAL,
+        help="local: one Airflow process tree on SQLite (default); celery: the CeleryExecutor with "
+        "two workers, PostgreSQL and Redis of its own (needs the celery extra)",
+    )
+    parser.add_argument(
+        "--stop", action="store_true", help="stop a demo left running (of this --executor), then exit"
+    )
     parser.add_argument("--repo", type=Path, default=None, help="the repository (default: found from here)")
     args = parser.parse_args(argv)
 
@@ -51,6 +61,7 @@ def main(argv: list[str]) -> int:
             rate=args.rate,
             port=args.port,
             engine=args.engine,
+            executor=args.executor,
         )
     )
     if args.stop:
