@@ -131,9 +131,12 @@ class CeleryStack(AirflowStack):
     # -- servers ----------------------------------------------------------------------------------
 
     def _start_servers(self, env: dict[str, str], deadline: float) -> None:
+        user = _postgres_user()
+        if user is not None:
+            _check_reachable(self.home, user)
         keys = self._shared_secrets()
         self._start_redis(keys["redis_password"])
-        self._start_postgres(keys["postgres_password"])
+        self._start_postgres(keys["postgres_password"], user)
         self._until_listening("redis", self.redis_port, deadline)
         self._until_listening("postgres", self.postgres_port, deadline)
         self._create_database(keys["postgres_password"], deadline)
@@ -158,9 +161,8 @@ class CeleryStack(AirflowStack):
         )
         self._spawn("redis", [_program("redis-server"), str(config)], os.environ.copy())
 
-    def _start_postgres(self, password: str) -> None:
+    def _start_postgres(self, password: str, user: str | None) -> None:
         data = self.postgres_dir / "data"
-        user = POSTGRES_USER if os.geteuid() == 0 else None
         if not (data / "PG_VERSION").exists():
             self._initdb(data, password, user)
         self._spawn(
@@ -188,8 +190,6 @@ class CeleryStack(AirflowStack):
         )
 
     def _initdb(self, data: Path, password: str, user: str | None) -> None:
-        if user is not None:
-            _check_reachable(self.home, user)
         shutil.rmtree(self.postgres_dir, ignore_errors=True)
         self.postgres_dir.mkdir(mode=0o700)
         password_file = self.postgres_dir / "initdb-password"
@@ -328,6 +328,11 @@ def _postgres_program(name: str) -> str:
         Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]), reverse=True
     )
     return str(candidates[0]) if candidates else _program(name)
+
+
+def _postgres_user() -> str | None:
+    """Who runs PostgreSQL: it refuses root, so root hands it to the ``postgres`` user."""
+    return POSTGRES_USER if os.geteuid() == 0 else None
 
 
 def _postgres_env() -> dict[str, str]:
