@@ -128,6 +128,16 @@ def frozen_by_the_cutover(sandbox, connect, blue_id, green_id) -> bool | None:
     return (in_ledger and global_read_only(connect, blue_id) == 1) or None
 
 
+def cutover_instance(airflow, run_id) -> dict:
+    (cutover,) = [ti for ti in airflow.task_instances(DAG_ID, run_id) if ti["task_id"] == "cutover"]
+    return cutover
+
+
+def retried_cutover_ended(airflow, run_id) -> dict | None:
+    cutover = cutover_instance(airflow, run_id)
+    return cutover if cutover["try_number"] > 1 and cutover["state"] in ("success", "failed") else None
+
+
 def test_consecutive_tasks_on_different_workers_deploy_with_no_write_missing(
     sandbox, connect, celery_airflow
 ):
@@ -181,17 +191,16 @@ def test_cutover_worker_killed_inside_the_freeze_retried_on_the_other_converges(
                 poll_seconds=0.1,
                 what="the cutover to freeze blue",
             )
-            (cutover,) = [
-                ti for ti in celery_airflow.task_instances(DAG_ID, run_id) if ti["task_id"] == "cutover"
-            ]
+            cutover = cutover_instance(celery_airflow, run_id)
             assert cutover["state"] == "running" and cutover["try_number"] == 1, cutover
             killed = cutover["hostname"]
             kill_began = time.monotonic()
             celery_stack.kill_worker(killed)
             with hold_back_green.cursor() as cursor:
                 cursor.execute("UNLOCK TABLES")
-        run = celery_airflow.wait_for_dag_run(DAG_ID, run_id, timeout=180, poll_seconds=0.2)
+        poll_until(lambda: retried_cutover_ended(celery_airflow, run_id), 180, 0.2, "the retried cutover")
         converged = time.monotonic() - kill_began
+        run = celery_airflow.wait_for_dag_run(DAG_ID, run_id, timeout=180)
         missing = missing_on_green(connect, load, conf)
     finally:
         summary = load.stop()
@@ -206,7 +215,8 @@ def test_cutover_worker_killed_inside_the_freeze_retried_on_the_other_converges(
     report = celery_airflow.xcom_value(DAG_ID, run_id, "cutover")
     print(
         f"\n[kill] cutover's worker {killed} killed inside the freeze; converged on {survivor} "
-        f"{converged:.1f}s later; freeze {report['freeze_ms']:.0f} ms over both attempts"
+        f"{converged:.1f}s later; freeze {report['freeze_ms']:.0f} ms over both attempts, "
+        f"the application's longest wait {summary.counters.max_ack_gap_ms:.0f} ms"
     )
     assert report["rolled_back"] is False
     assert report["blue_final_position"] == report["green_executed_position"]
