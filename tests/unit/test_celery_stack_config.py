@@ -7,9 +7,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from aurora_bluegreen.demo import executors
 from aurora_bluegreen.demo.celery_stack import WORKERS, CeleryStack, _check_reachable, worker_hostname
 from aurora_bluegreen.demo.report import DemoReport, task_timings
-from aurora_bluegreen.errors import AirflowStackError
+from aurora_bluegreen.errors import AirflowStackError, DemoError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,3 +99,15 @@ def test_the_report_names_the_executor_and_each_tasks_worker(tmp_path):
         ["cutover", "success", "4.3", "worker-b"],
         ["snapshot", "skipped", "-", "-"],
     ]
+
+
+def test_the_demo_picks_its_stack_by_executor_and_names_a_missing_extra(tmp_path, monkeypatch):
+    celery = executors.demo_stack("celery", tmp_path, 1234)
+    assert (
+        isinstance(celery, CeleryStack) and celery.home == (tmp_path / ".demo" / "airflow-celery").resolve()
+    )
+    local = executors.demo_stack("local", tmp_path, 1234)
+    assert local.executor == "LocalExecutor" and local.home == (tmp_path / ".demo" / "airflow").resolve()
+    monkeypatch.setattr(executors, "CELERY_EXTRA_MODULES", ("psycopg2", "not_installed.driver"))
+    with pytest.raises(DemoError, match=r"celery extra \(not_installed\.driver missing\)"):
+        executors.demo_stack("celery", tmp_path, 1234)

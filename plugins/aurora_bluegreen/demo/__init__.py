@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from aurora_bluegreen.demo.airflow_stack import DEFAULT_PORT, sigterm_as_interrupt
 from aurora_bluegreen.demo.executors import EXECUTORS, LOCAL
+from aurora_bluegreen.errors import DemoError
 from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ENGINES
 
 DAG_FILE = Path("dags") / "aurora_bluegreen_deployment.py"
@@ -54,16 +56,20 @@ def main(argv: list[str]) -> int:
     from aurora_bluegreen.demo.runner import Demo, DemoOptions
 
     repo_root = args.repo or find_repo_root()
-    demo = Demo(
-        DemoOptions(
-            repo_root=repo_root,
-            keep_running=args.keep_running,
-            rate=args.rate,
-            port=args.port,
-            engine=args.engine,
-            executor=args.executor,
+    try:
+        demo = Demo(
+            DemoOptions(
+                repo_root=repo_root,
+                keep_running=args.keep_running,
+                rate=args.rate,
+                port=args.port,
+                engine=args.engine,
+                executor=args.executor,
+            )
         )
-    )
+    except DemoError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if args.stop:
         demo.stop()
         return 0
