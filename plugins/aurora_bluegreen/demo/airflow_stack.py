@@ -51,7 +51,9 @@ class StartupTimes:
     """Seconds spent in each phase of ``AirflowStack.start``."""
 
     migrate: float
+    """The database's servers, if the stack has any, and ``airflow db migrate``."""
     healthy: float
+    """Until every component reports healthy and every worker takes tasks."""
     dags_parsed: float
 
     @property
