@@ -372,6 +372,7 @@ class AirflowStack:
         }
 
     def _wait_until_healthy(self, timeout: float) -> AirflowRestClient:
+        deadline = time.monotonic() + timeout
         client = self.client()
 
         def healthy() -> bool | None:
@@ -382,10 +383,16 @@ class AirflowStack:
                 return None  # the api-server is still starting
             return all((health.get(part) or {}).get("status") == "healthy" for part in _HEALTH_PARTS) or None
 
+        def execution_api_built() -> dict[str, Any] | None:
+            try:
+                return client.execution_api_health()
+            except httpx.TimeoutException:
+                return None  # still building: over the client's 30 s on a machine under heavy load
+
         self._poll(healthy, timeout, "every Airflow component to report healthy")
         # The api-server builds the execution API (which task processes call) on its first
         # request, which takes about 3 s; paying that here keeps it out of the first task.
-        client.execution_api_health()
+        self._poll(execution_api_built, deadline - time.monotonic(), "the execution API to answer")
         return client
 
     def _poll(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
