@@ -2,7 +2,9 @@
 # Prepares this machine for `make demo` and `make test`; safe to run again (then it does nothing).
 #  1. System packages, only when something is missing: MariaDB server and mariadb-backup (the
 #     sandbox's "clusters"), the headers mysqlclient needs, since the mysql provider builds
-#     it from source, and Chromium for the browser test.
+#     it from source, Chromium for the browser test, and PostgreSQL and Redis for the Celery stack
+#     (`demo --executor celery`, tests/e2e/test_celery_stack.py), which starts servers of its own
+#     on ports of its own: the packaged services are not used.
 #  2. .venv with this package and its test extras, reinstalled only when pyproject.toml changed.
 #  3. The MySQL 9.7 engine's Debian root (debootstrap from the archive apt already uses), built
 #     once into ~/.cache/aurora-bluegreen/roots (or $AURORA_BLUEGREEN_ROOTS) and reused; and, where
@@ -21,6 +23,9 @@ has_command() {
 missing_packages() {
     has_command mariadbd || echo mariadb-server
     has_command mariadb-backup || echo mariadb-backup
+    # Debian keeps initdb and postgres out of PATH, under /usr/lib/postgresql/<major>/bin.
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || has_command initdb || echo postgresql
+    has_command redis-server || echo redis-server
     # Builds the minimal Debian root that the sandbox's MySQL engine runs from.
     has_command debootstrap || echo debootstrap
     has_command pkg-config || echo pkg-config

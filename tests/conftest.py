@@ -62,6 +62,14 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
+def first_engine_only(engine: str) -> str:
+    """For a costly test whose subject does not depend on the engine: the session's first only."""
+    if engine != TEST_ENGINES[0]:
+        pytest.skip(f"does not depend on the engine; runs on {TEST_ENGINES[0]} only")
+    return engine
+
+
+@pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[Sandbox]:
     """A sandbox in a temporary state directory with blue up; torn down after the session."""
     sandbox = Sandbox(tmp_path_factory.mktemp(f"sandbox-{engine}"), engine=engine)

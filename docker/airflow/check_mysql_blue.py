@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run the provider's Aurora MySQL 3 SQL against the Compose file's MySQL 8.0 "mysql-blue".
 
-    docker compose exec airflow-scheduler python /opt/aurora-bluegreen/docker/check_mysql_blue.py
+    docker compose exec airflow-worker python /opt/aurora-bluegreen/docker/check_mysql_blue.py
 
 It uses the ``ClusterSqlHook`` the operators use, through the connection ``mysql_blue_admin``
 (the master user), and prints what it finds: the detected dialect, binlog and GTID settings,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Compose file's "sandbox" service: the local sandbox's blue, for the scheduler and triggerer.
+# The Compose file's "sandbox" service: the local sandbox's blue, for the worker and triggerer.
 #
 # Those two containers share this container's network and process namespaces, so the clones
 # they make (mariadbd processes on 127.0.0.1) and this blue see each other as on one machine,

@@ -1,6 +1,8 @@
 """docker-compose.yaml is checked here because CI has no Docker engine to run it.
 
 What can be checked without Docker is: the file against the Compose Specification's JSON schema
+(the CeleryExecutor with its Redis broker and a worker service, like Airflow's own Compose file,
+is checked the same way)
 (vendored in ``tests/unit/data/compose-spec.json``, Apache-2.0, from compose-spec/compose-spec at
 commit 170098ba07d9f53c383a41bfd4c5166b0a4529a6), that every path it mounts or builds from
 exists, that every image is pinned to a version, that services wait for healthy dependencies,
@@ -19,6 +21,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -284,9 +287,11 @@ def test_services_wait_for_what_they_need_and_have_health_checks(services):
                 assert target.get("restart") == "no", f"{dependency} is a one-shot; it must not restart"
 
 
-def test_scheduler_and_triggerer_share_the_sandboxs_network_and_processes(services):
+def test_worker_and_triggerer_share_the_sandboxs_network_and_processes(services):
     # Clones started by tasks listen on 127.0.0.1 and are watched by pid: all three must agree.
-    for name in ("airflow-scheduler", "airflow-triggerer"):
+    # On the CeleryExecutor the worker runs the tasks; the scheduler runs none.
+    assert "network_mode" not in services["airflow-scheduler"]
+    for name in ("airflow-worker", "airflow-triggerer"):
         service = services[name]
         assert service["network_mode"] == "service:sandbox"
         assert service["pid"] == "service:sandbox"
@@ -309,6 +314,36 @@ def test_airflow_components_share_their_secrets_and_connections(services, settin
             "AIRFLOW__API__SECRET_KEY": settings["AIRFLOW_API_SECRET_KEY"],
             "AIRFLOW__CORE__FERNET_KEY": settings["AIRFLOW_FERNET_KEY"],
         }
+
+
+@with_settings
+def test_every_airflow_service_runs_the_celery_executor_on_the_files_redis_and_postgres(services, settings):
+    for name, service in airflow_services(services).items():
+        env = environment(service, settings)
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
+        assert (broker.scheme, broker.hostname, broker.port) == ("redis", "redis", 6379), name
+        database = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+        results = urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"])
+        # Celery's "db+" backend with the same driver, credentials and database as Airflow's.
+        assert results.scheme == f"db+{database.scheme}" and results.netloc == database.netloc, name
+        assert results.path == database.path and database.hostname == "postgres", name
+    postgres = environment(services["postgres"], settings)
+    assert (database.username, database.password) == (
+        postgres["POSTGRES_USER"],
+        postgres["POSTGRES_PASSWORD"],
+    )
+    assert "6379" in map(str, services["redis"]["expose"]) and "ports" not in services["redis"]
+
+
+def test_a_worker_service_runs_celery_and_what_queues_tasks_waits_for_redis(services):
+    worker = services["airflow-worker"]
+    assert worker["command"] == "celery worker"
+    assert "celery@$${HOSTNAME}" in worker["healthcheck"]["test"][-1]
+    for name in ("airflow-scheduler", "airflow-worker"):
+        assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}, name
+    # Tasks call the execution API; the worker starts once it answers.
+    assert worker["depends_on"]["airflow-apiserver"] == {"condition": "service_healthy"}
 
 
 @with_settings

@@ -94,7 +94,10 @@ def test_dependencies_base_and_extras():
     for provider in ("amazon", "mysql", "standard"):
         assert f"apache-airflow-providers-{provider}>=" in base, provider
     extras = project["optional-dependencies"]
-    assert "aurora-bluegreen[sandbox]" in extras["test"], "make test / setup.sh install .[test]"
+    assert "aurora-bluegreen[sandbox,celery]" in extras["test"], "make test / setup.sh install .[test]"
+    assert any(
+        requirement.startswith("apache-airflow-providers-celery>=") for requirement in extras["celery"]
+    )
     assert {"pymysql>=1.1", "cryptography", "httpx"} <= set(extras["sandbox"])
     assert "Framework :: Apache Airflow :: Provider" in project["classifiers"]
     assert project["requires-python"] == ">=3.11"

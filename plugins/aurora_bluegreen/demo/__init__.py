@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from aurora_bluegreen.demo.airflow_stack import DEFAULT_PORT, sigterm_as_interrupt
+from aurora_bluegreen.demo.executors import EXECUTORS, LOCAL
+from aurora_bluegreen.errors import DemoError
 from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ENGINES
 
 DAG_FILE = Path("dags") / "aurora_bluegreen_deployment.py"
@@ -42,7 +45,16 @@ def main(argv: list[str]) -> int:
         help="upgrade green's engine while it replicates, before the approval (MariaDB engine: "
         "the machine's MariaDB to the next one from a Debian root, 10.11 -> 11.8 on Debian 12)",
     )
-    parser.add_argument("--stop", action="store_true", help="stop a demo left running, then exit")
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=LOCAL,
+        help="local: one Airflow process tree on SQLite (default); celery: the CeleryExecutor with "
+        "two workers, PostgreSQL and Redis of its own (needs the celery extra)",
+    )
+    parser.add_argument(
+        "--stop", action="store_true", help="stop a demo left running (of this --executor), then exit"
+    )
     parser.add_argument("--repo", type=Path, default=None, help="the repository (default: found from here)")
     args = parser.parse_args(argv)
     if args.upgrade_green and args.engine != "mariadb":
@@ -55,16 +67,21 @@ def main(argv: list[str]) -> int:
     from aurora_bluegreen.demo.runner import Demo, DemoOptions
 
     repo_root = args.repo or find_repo_root()
-    demo = Demo(
-        DemoOptions(
-            repo_root=repo_root,
-            keep_running=args.keep_running,
-            rate=args.rate,
-            port=args.port,
-            engine=args.engine,
-            upgrade_green=args.upgrade_green,
+    try:
+        demo = Demo(
+            DemoOptions(
+                repo_root=repo_root,
+                keep_running=args.keep_running,
+                rate=args.rate,
+                port=args.port,
+                engine=args.engine,
+                upgrade_green=args.upgrade_green,
+                executor=args.executor,
+            )
         )
-    )
+    except DemoError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if args.stop:
         demo.stop()
         return 0

@@ -141,6 +141,16 @@ class AirflowRestClient:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
         return self._request("GET", path, params={"limit": 100}).json()["task_instances"]
 
+    def task_tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
+        """Every try of one task, oldest first, each with its ``try_number``, ``state`` and ``hostname``."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries"
+        tries = self._request("GET", path).json()["task_instances"]
+        return sorted(tries, key=lambda ti: ti["try_number"])
+
+    def dag_tasks(self, dag_id: str) -> list[dict[str, Any]]:
+        """The DAG's tasks, each with its ``downstream_task_ids``."""
+        return self._request("GET", f"/api/v2/dags/{dag_id}/tasks").json()["tasks"]
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         """``{task_id: state}``; mapped tasks show up once per map index, the last one wins."""
         return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}

@@ -51,7 +51,9 @@ class StartupTimes:
     """Seconds spent in each phase of ``AirflowStack.start``."""
 
     migrate: float
+    """The database's servers, if the stack has any, and ``airflow db migrate``."""
     healthy: float
+    """Until every component reports healthy and every worker takes tasks."""
     dags_parsed: float
 
     @property
@@ -63,8 +65,11 @@ class AirflowStack:
     """Starts and stops one Airflow installation rooted at ``home``.
 
     ``dag_folders[0]`` is ``[core] dags_folder``; further folders become extra local DAG bundles
-    (the e2e tests use one for throwaway DAGs).
+    (the e2e tests use one for throwaway DAGs). ``celery_stack.CeleryStack`` adds the servers and
+    workers of a distributed Airflow through the hooks marked "for subclasses".
     """
+
+    executor = "LocalExecutor"
 
     def __init__(
         self,
@@ -142,7 +147,7 @@ class AirflowStack:
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dag_folders[0]),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
                 # Every component and every task process must share these, or the task's calls to
@@ -182,17 +187,22 @@ class AirflowStack:
     def _shared_secrets(self) -> dict[str, str]:
         """Generated once per home and kept, so a restarted stack can still read old runs."""
         path = self.home / _SECRETS_FILE
-        if path.exists():
-            return json.loads(path.read_text())
-        from cryptography.fernet import Fernet
+        keys = json.loads(path.read_text()) if path.exists() else {}
+        missing = [name for name in self._secret_names() if name not in keys]
+        if missing:
+            from cryptography.fernet import Fernet
 
-        keys = {
-            "fernet_key": Fernet.generate_key().decode(),
-            "api_secret_key": secrets.token_urlsafe(32),
-            "jwt_secret": secrets.token_urlsafe(32),
-        }
-        _write_private(path, json.dumps(keys, indent=2))
+            for name in missing:
+                keys[name] = (
+                    Fernet.generate_key().decode() if name == "fernet_key" else secrets.token_urlsafe(32)
+                )
+            self.home.mkdir(parents=True, exist_ok=True)
+            _write_private(path, json.dumps(keys, indent=2))
         return keys
+
+    def _secret_names(self) -> tuple[str, ...]:
+        """For subclasses: the secrets this stack's processes share (passwords of its servers)."""
+        return ("fernet_key", "api_secret_key", "jwt_secret")
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -219,12 +229,15 @@ class AirflowStack:
         self.admin_password()  # seeds the passwords file before the api-server reads it
         began = time.monotonic()
         try:
+            self._start_servers(env, deadline=began + timeout)
             self._migrate(env)
             migrated = time.monotonic()
             for component in COMPONENTS:
-                self._spawn(component, env)
+                self._spawn(component, [str(self.venv_bin / "airflow"), component], env)
+            self._spawn_workers(env)
             self._record_pids()
             client = self._wait_until_healthy(timeout=began + timeout - time.monotonic())
+            self._wait_for_workers(deadline=began + timeout)
             healthy = time.monotonic()
             client.upsert_connections(connections or {})
             self.wait_for_dags(wait_for_dags, timeout=began + timeout - time.monotonic(), client=client)
@@ -282,14 +295,27 @@ class AirflowStack:
         """Every live process of this stack: the components and everything they started."""
         return pids_in_sessions(self._sessions())
 
+    # -- for subclasses: what a distributed stack adds ---------------------------------------------
+
+    def _start_servers(self, env: dict[str, str], deadline: float) -> None:
+        """Servers the components need before ``airflow db migrate`` (SQLite needs none)."""
+
+    def _spawn_workers(self, env: dict[str, str]) -> None:
+        """Worker processes beside the four components (the LocalExecutor's run in the scheduler)."""
+
+    def _wait_for_workers(self, deadline: float) -> None:
+        """Until the workers take tasks."""
+
+    def _database_exists(self) -> bool:
+        return (self.home / "airflow.db").exists()
+
     # -- start-up steps ---------------------------------------------------------------------------
 
     def _migrate(self, env: dict[str, str]) -> None:
         """``airflow db migrate``, skipped when this home's database already matches this Airflow."""
         airflow_version = importlib.metadata.version("apache-airflow-core")
         stamp = self.home / _MIGRATED_STAMP
-        database = self.home / "airflow.db"
-        if database.exists() and stamp.exists() and stamp.read_text() == airflow_version:
+        if self._database_exists() and stamp.exists() and stamp.read_text() == airflow_version:
             return
         log = self.logs_dir / "db-migrate.log"
         with log.open("wb") as out:
@@ -305,16 +331,18 @@ class AirflowStack:
             raise AirflowStackError(f"airflow db migrate failed:\n{_tail(log)}")
         stamp.write_text(airflow_version)
 
-    def _spawn(self, component: str, env: dict[str, str]) -> None:
-        with self.component_log(component).open("wb") as log:
-            self._processes[component] = subprocess.Popen(
-                [str(self.venv_bin / "airflow"), component],
+    def _spawn(self, name: str, argv: Sequence[str], env: dict[str, str], user: str | None = None) -> None:
+        """Start one process in a session of its own, its output in ``component_log(name)``."""
+        with self.component_log(name).open("wb") as log:
+            self._processes[name] = subprocess.Popen(
+                list(argv),
                 env=env,
                 cwd=self.home,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                user=user,
             )
 
     def _record_pids(self) -> None:
@@ -340,10 +368,11 @@ class AirflowStack:
         return {
             sid
             for sid in recorded
-            if pids_in_sessions({sid}) and (_session_of(sid) != sid or _runs_airflow(sid))
+            if pids_in_sessions({sid}) and (_session_of(sid) != sid or _runs_a_stack_program(sid))
         }
 
     def _wait_until_healthy(self, timeout: float) -> AirflowRestClient:
+        deadline = time.monotonic() + timeout
         client = self.client()
 
         def healthy() -> bool | None:
@@ -354,10 +383,16 @@ class AirflowStack:
                 return None  # the api-server is still starting
             return all((health.get(part) or {}).get("status") == "healthy" for part in _HEALTH_PARTS) or None
 
+        def execution_api_built() -> dict[str, Any] | None:
+            try:
+                return client.execution_api_health()
+            except httpx.TimeoutException:
+                return None  # still building: over the client's 30 s on a machine under heavy load
+
         self._poll(healthy, timeout, "every Airflow component to report healthy")
         # The api-server builds the execution API (which task processes call) on its first
         # request, which takes about 3 s; paying that here keeps it out of the first task.
-        client.execution_api_health()
+        self._poll(execution_api_built, deadline - time.monotonic(), "the execution API to answer")
         return client
 
     def _poll(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
@@ -370,7 +405,7 @@ class AirflowStack:
         for component, process in self._processes.items():
             if process.poll() is not None:
                 raise AirflowStackError(
-                    f"airflow {component} exited with code {process.returncode}:\n"
+                    f"{component} exited with code {process.returncode}:\n"
                     f"{_tail(self.component_log(component))}"
                 )
 
@@ -441,11 +476,16 @@ def _session_of(pid: int) -> int | None:
     return int(stat[3]) if stat else None
 
 
-def _runs_airflow(pid: int) -> bool:
+# What a stack starts: Airflow's components and workers, and the Celery stack's servers.
+_STACK_PROGRAMS = (b"airflow", b"postgres", b"redis-server")
+
+
+def _runs_a_stack_program(pid: int) -> bool:
     try:
-        return b"airflow" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+    return any(program in command for program in _STACK_PROGRAMS)
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -14,12 +14,16 @@ class TaskTiming:
     task_id: str
     state: str | None
     seconds: float | None
+    hostname: str | None
+    """Where its last try ran: the Celery worker's name on the Celery stack."""
 
 
 @dataclass
 class DemoReport:
     engine: str
     """The sandbox's server and its version, e.g. ``MySQL 9.7.4-2``."""
+    executor: str
+    """Airflow's executor, e.g. ``CeleryExecutor``."""
     run_id: str
     run_state: str
     cutover: Mapping[str, Any] | None
@@ -64,6 +68,7 @@ class DemoReport:
             f"Demo run {self.run_id}: {self.run_state}",
             f"  engine:                    {self.engine}",
             *self._engines(),
+            f"  executor:                  {self.executor}",
             f"  write freeze (cutover):    {_ms(freeze)}",
             f"  longest wait (app's view): {_ms(self.longest_write_wait_ms)}",
             f"  writes acknowledged:       {self.writes_acknowledged}",
@@ -73,8 +78,8 @@ class DemoReport:
             "",
             "  Tasks:",
             *_table(
-                ("task", "state", "seconds"),
-                [(t.task_id, t.state or "-", _number(t.seconds, 1)) for t in self.tasks],
+                ("task", "state", "seconds", "worker"),
+                [(t.task_id, t.state or "-", _number(t.seconds, 1), t.hostname or "-") for t in self.tasks],
             ),
         ]
         steps = (self.cutover or {}).get("steps") or []
@@ -100,7 +105,10 @@ class DemoReport:
 def task_timings(task_instances: Sequence[Mapping[str, Any]]) -> list[TaskTiming]:
     """One row per task, in the order the tasks started."""
     ordered = sorted(task_instances, key=lambda ti: ti.get("start_date") or "~")
-    return [TaskTiming(ti["task_id"], ti.get("state"), ti.get("duration")) for ti in ordered]
+    return [
+        TaskTiming(ti["task_id"], ti.get("state"), ti.get("duration"), ti.get("hostname") or None)
+        for ti in ordered
+    ]
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aurora_bluegreen.demo.airflow_rest import APPROVAL_SETTLE_SECONDS, AirflowRestClient, poll_until
-from aurora_bluegreen.demo.airflow_stack import ADMIN_USER, DEFAULT_PORT, AirflowStack
+from aurora_bluegreen.demo.airflow_stack import ADMIN_USER, DEFAULT_PORT
+from aurora_bluegreen.demo.executors import LOCAL, demo_stack
 from aurora_bluegreen.demo.report import DemoReport, seconds_between, task_timings
 from aurora_bluegreen.errors import DemoError
 from aurora_bluegreen.models import ClusterInfo
@@ -57,6 +58,8 @@ class DemoOptions:
     port: int = DEFAULT_PORT
     engine: str = DEFAULT_ENGINE
     """The sandbox's server engine: ``mysql`` (Aurora's family) or ``mariadb``."""
+    executor: str = LOCAL
+    """``local`` or ``celery`` (``executors.EXECUTORS``)."""
     conf: Mapping[str, Any] = field(default_factory=default_conf)
     approval_settle_seconds: float = APPROVAL_SETTLE_SECONDS
     timeout_seconds: float = 900.0
@@ -70,7 +73,7 @@ class Demo:
         self.options = options
         demo_dir = options.repo_root / ".demo"
         self.sandbox = Sandbox(demo_dir / "sandbox", engine=options.engine)
-        self.stack = AirflowStack(options.repo_root, home=demo_dir / "airflow", port=options.port)
+        self.stack = demo_stack(options.executor, options.repo_root, options.port)
         self._say = say
         self._began = time.monotonic()
         self._task_states: dict[str, str] = {}
@@ -142,7 +145,7 @@ class Demo:
     def _start_airflow(self, blue: ClusterInfo) -> AirflowRestClient:
         client = self.stack.start(connections=self._connections(blue), wait_for_dags=[DAG_ID])
         self.say(
-            f"airflow: up at {self.stack.url} in {self.stack.startup.total:.1f}s "
+            f"airflow ({self.stack.executor}): up at {self.stack.url} in {self.stack.startup.total:.1f}s "
             f"(user {ADMIN_USER}, password in {self.stack.password_file})"
         )
         return client
@@ -238,6 +241,7 @@ class Demo:
             problems.append(f"green was not upgraded to {self.conf['target_engine_version']}")
         return DemoReport(
             engine=self.sandbox.engine.version,
+            executor=self.stack.executor,
             run_id=run_id,
             run_state=run["state"],
             cutover=cutover,
