@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
-from aurora_bluegreen.demo.airflow_stack import AirflowStack, free_port, sigterm_as_interrupt
+from aurora_bluegreen.demo.airflow_stack import AirflowStack
+from aurora_bluegreen.demo.processes import free_port, sigterm_as_interrupt
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent

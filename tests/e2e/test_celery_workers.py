@@ -28,8 +28,8 @@ import pytest
 from helpers import sandbox_connections
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient, poll_until
-from aurora_bluegreen.demo.airflow_stack import free_port, sigterm_as_interrupt
 from aurora_bluegreen.demo.celery_stack import WORKERS, CeleryStack
+from aurora_bluegreen.demo.processes import free_port, sigterm_as_interrupt
 from aurora_bluegreen.freeze_ledger import FREEZE_STARTED_TAG
 from aurora_bluegreen.sandbox import read_endpoint
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes

@@ -76,6 +76,7 @@ def test_the_report_names_the_executor_and_each_tasks_worker(tmp_path):
         run_id="demo",
         run_state="success",
         cutover=None,
+        upgrade=None,
         writes_acknowledged=10,
         writes_missing=0,
         longest_write_wait_ms=1.0,

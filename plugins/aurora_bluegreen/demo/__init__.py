@@ -10,16 +10,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from aurora_bluegreen.demo.airflow_stack import DEFAULT_PORT, sigterm_as_interrupt
+from aurora_bluegreen.demo.airflow_stack import DEFAULT_PORT
 from aurora_bluegreen.demo.executors import EXECUTORS, LOCAL
+from aurora_bluegreen.demo.processes import sigterm_as_interrupt
 from aurora_bluegreen.errors import DemoError
 from aurora_bluegreen.sandbox.engines import DEFAULT_ENGINE, ENGINES
 
 DAG_FILE = Path("dags") / "aurora_bluegreen_deployment.py"
 
 
-def main(argv: list[str]) -> int:
-    """Entry point of ``aurora-bluegreen demo``; ``--help`` lists its options."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aurora-bluegreen demo",
         description="Deploy the local sandbox's blue cluster to green through real Airflow, "
@@ -56,6 +56,12 @@ def main(argv: list[str]) -> int:
         "--stop", action="store_true", help="stop a demo left running (of this --executor), then exit"
     )
     parser.add_argument("--repo", type=Path, default=None, help="the repository (default: found from here)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``aurora-bluegreen demo``; ``--help`` lists its options."""
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.upgrade_green and args.engine != "mariadb":
         parser.error(

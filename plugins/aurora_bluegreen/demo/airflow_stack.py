@@ -18,11 +18,10 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +29,18 @@ from typing import Any, TypeVar
 import httpx
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient, poll_until
+from aurora_bluegreen.demo.processes import (
+    free_port,
+    pids_in_sessions,
+    port_is_free,
+    runs_a_stack_program,
+    session_of,
+    signal_group,
+    signal_pid,
+    tail,
+    wait_gone,
+    write_private,
+)
 from aurora_bluegreen.errors import AirflowStackError
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -123,7 +134,7 @@ class AirflowStack:
         if ADMIN_USER not in passwords:
             passwords[ADMIN_USER] = secrets.token_urlsafe(12)
             self.home.mkdir(parents=True, exist_ok=True)
-            _write_private(self.password_file, json.dumps(passwords) + "\n")
+            write_private(self.password_file, json.dumps(passwords) + "\n")
         return passwords[ADMIN_USER]
 
     def client(self) -> AirflowRestClient:
@@ -197,7 +208,7 @@ class AirflowStack:
                     Fernet.generate_key().decode() if name == "fernet_key" else secrets.token_urlsafe(32)
                 )
             self.home.mkdir(parents=True, exist_ok=True)
-            _write_private(path, json.dumps(keys, indent=2))
+            write_private(path, json.dumps(keys, indent=2))
         return keys
 
     def _secret_names(self) -> tuple[str, ...]:
@@ -278,14 +289,14 @@ class AirflowStack:
         """
         sessions = self._sessions()
         for sid in sessions:
-            _signal_group(sid, signal.SIGTERM)
-        _wait_gone(sessions, grace_seconds)
+            signal_group(sid, signal.SIGTERM)
+        wait_gone(sessions, grace_seconds)
         for pid in pids_in_sessions(sessions):
-            _signal_pid(pid, signal.SIGKILL)
+            signal_pid(pid, signal.SIGKILL)
         for process in self._processes.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=5)  # reap, so no zombie is left
-        survivors = _wait_gone(sessions, 5.0)
+        survivors = wait_gone(sessions, 5.0)
         self._processes.clear()
         (self.home / _PIDS_FILE).unlink(missing_ok=True)
         if survivors:
@@ -328,7 +339,7 @@ class AirflowStack:
                 check=False,
             )
         if result.returncode != 0:
-            raise AirflowStackError(f"airflow db migrate failed:\n{_tail(log)}")
+            raise AirflowStackError(f"airflow db migrate failed:\n{tail(log)}")
         stamp.write_text(airflow_version)
 
     def _spawn(self, name: str, argv: Sequence[str], env: dict[str, str], user: str | None = None) -> None:
@@ -368,7 +379,7 @@ class AirflowStack:
         return {
             sid
             for sid in recorded
-            if pids_in_sessions({sid}) and (_session_of(sid) != sid or _runs_a_stack_program(sid))
+            if pids_in_sessions({sid}) and (session_of(sid) != sid or runs_a_stack_program(sid))
         }
 
     def _wait_until_healthy(self, timeout: float) -> AirflowRestClient:
@@ -406,113 +417,9 @@ class AirflowStack:
             if process.poll() is not None:
                 raise AirflowStackError(
                     f"{component} exited with code {process.returncode}:\n"
-                    f"{_tail(self.component_log(component))}"
+                    f"{tail(self.component_log(component))}"
                 )
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt while inside, so ``finally`` blocks still stop the stack.
-
-    A CI timeout or ``kill`` sends SIGTERM, which by default ends Python without unwinding and
-    leaves every Airflow process running.
-    """
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # The parts of /api/v2/monitor/health that must all say "healthy" before the stack is usable.
 _HEALTH_PARTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        # As uvicorn does: connections of a stopped server linger in TIME_WAIT for a minute.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def pids_in_sessions(sessions: set[int]) -> list[int]:
-    """Live processes (not zombies) whose session id is one of ``sessions``."""
-    if not sessions:
-        return []
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _proc_stat(int(entry.name))
-            if stat and stat[0] != "Z" and int(stat[3]) in sessions:
-                found.append(int(entry.name))
-    return found
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, session, ..."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def _session_of(pid: int) -> int | None:
-    stat = _proc_stat(pid)
-    return int(stat[3]) if stat else None
-
-
-# What a stack starts: Airflow's components and workers, and the Celery stack's servers.
-_STACK_PROGRAMS = (b"airflow", b"postgres", b"redis-server")
-
-
-def _runs_a_stack_program(pid: int) -> bool:
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return any(program in command for program in _STACK_PROGRAMS)
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signum)
-
-
-def _signal_pid(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
-
-
-def _wait_gone(sessions: set[int], seconds: float) -> list[int]:
-    """Wait up to ``seconds`` for the sessions to empty; return who is still there."""
-    deadline = time.monotonic() + seconds
-    while (left := pids_in_sessions(sessions)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return f"(no log at {path})"
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.touch(mode=0o600)
-    path.write_text(text)

@@ -26,14 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aurora_bluegreen.demo.airflow_stack import (
-    AirflowStack,
-    _signal_pid,
-    _tail,
-    _wait_gone,
-    _write_private,
+from aurora_bluegreen.demo.airflow_stack import AirflowStack
+from aurora_bluegreen.demo.processes import (
     free_port,
     pids_in_sessions,
+    signal_pid,
+    tail,
+    wait_gone,
+    write_private,
 )
 from aurora_bluegreen.errors import AirflowStackError
 
@@ -145,7 +145,7 @@ class CeleryStack(AirflowStack):
         self.redis_dir.mkdir(exist_ok=True)
         config = self.redis_dir / "redis.conf"
         # In a file, not on the command line, where ps would show the password.
-        _write_private(
+        write_private(
             config,
             "\n".join(
                 [
@@ -193,7 +193,7 @@ class CeleryStack(AirflowStack):
         shutil.rmtree(self.postgres_dir, ignore_errors=True)
         self.postgres_dir.mkdir(mode=0o700)
         password_file = self.postgres_dir / "initdb-password"
-        _write_private(password_file, password)
+        write_private(password_file, password)
         if user is not None:
             owner = pwd.getpwnam(user)
             for path in (self.postgres_dir, password_file):
@@ -220,7 +220,7 @@ class CeleryStack(AirflowStack):
             )
         password_file.unlink()
         if result.returncode != 0:
-            raise AirflowStackError(f"initdb failed:\n{_tail(log)}")
+            raise AirflowStackError(f"initdb failed:\n{tail(log)}")
 
     def _create_database(self, password: str, deadline: float) -> None:
         import psycopg2
@@ -291,9 +291,9 @@ class CeleryStack(AirflowStack):
         process = self._processes.pop(name)
         pids = pids_in_sessions({process.pid})
         for pid in pids:
-            _signal_pid(pid, signal.SIGKILL)
+            signal_pid(pid, signal.SIGKILL)
         process.wait(timeout=10)
-        survivors = _wait_gone({process.pid}, 5.0)
+        survivors = wait_gone({process.pid}, 5.0)
         self._record_pids()
         if survivors:
             raise AirflowStackError(f"worker {name}'s processes survived SIGKILL: {survivors}")

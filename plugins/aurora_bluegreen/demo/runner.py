@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -214,15 +214,9 @@ class Demo:
         run_id = run["dag_run_id"]
         task_instances = client.task_instances(DAG_ID, run_id)
         cutover_ti = next((ti for ti in task_instances if ti["task_id"] == CUTOVER_TASK_ID), {})
-        cutover = (
-            client.xcom_value(DAG_ID, run_id, CUTOVER_TASK_ID)
-            if cutover_ti.get("state") == "success"
-            else None
-        )
-        upgrade = (
-            client.xcom_value(DAG_ID, run_id, UPGRADE_TASK_ID)
-            if any(ti["task_id"] == UPGRADE_TASK_ID and ti.get("state") == "success" for ti in task_instances)
-            else None
+        cutover, upgrade = (
+            _xcom_if_succeeded(client, run_id, task_instances, task_id)
+            for task_id in (CUTOVER_TASK_ID, UPGRADE_TASK_ID)
         )
         approval_wait = seconds_between(request["created_at"], response["responded_at"])
         until_cutover = seconds_between(run["queued_at"], cutover_ti.get("end_date"))
@@ -289,3 +283,11 @@ class Demo:
             return done()
 
         return poll_until(check, self.options.timeout_seconds, 1.0, what)
+
+
+def _xcom_if_succeeded(
+    client: AirflowRestClient, run_id: str, task_instances: Sequence[Mapping[str, Any]], task_id: str
+) -> Any:
+    """The task's return value, or None when it did not succeed (or did not run)."""
+    succeeded = any(ti["task_id"] == task_id and ti.get("state") == "success" for ti in task_instances)
+    return client.xcom_value(DAG_ID, run_id, task_id) if succeeded else None
