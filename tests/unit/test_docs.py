@@ -37,6 +37,7 @@ PAGES = {
     "start_qa_replication.md": "aurora_bluegreen.operators.qa.StartQaReplicationOperator",
     "publish_qa_clone.md": "aurora_bluegreen.operators.qa.PublishQaCloneOperator",
     "retire_qa_clones.md": "aurora_bluegreen.operators.qa.RetireQaClonesOperator",
+    "approval.md": "aurora_bluegreen.operators.approval.CutoverApprovalOperator",
 }
 # Base-class arguments a page may document because the class changes their default.
 BASE_ARGUMENTS = {"poke_interval", "timeout"}
