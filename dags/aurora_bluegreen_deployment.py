@@ -6,8 +6,8 @@ replicates, the optional check files (``sql/checks/``) run on green afterwards, 
 are in the approval's body.
 
 Parse cost: only operator classes are imported here, and no task does work at parse time. The
-AWS-only tasks (snapshot, readers) are the amazon provider's classes, so parsing does load boto3:
-about 0.2 s on top of Airflow's own imports.
+AWS-only tasks import the amazon provider and boto3 when they run, not when this file is parsed
+(``operators/aws_base.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from airflow.providers.amazon.aws.operators.rds import RdsCreateDbSnapshotOperator
 from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, Param
 
@@ -29,6 +28,7 @@ from aurora_bluegreen.operators.migrations import ApplyMigrationsOperator, migra
 from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.readers import AuroraReadersOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
+from aurora_bluegreen.operators.snapshot import ClusterSnapshotOperator
 from aurora_bluegreen.operators.sql_inputs import ValidateSqlFilesOperator
 from aurora_bluegreen.operators.teardown import RecordTeardownFactsOperator
 from aurora_bluegreen.ownership import REPLICATES_TAG
@@ -74,7 +74,7 @@ TASK_GUIDE = {
     "snapshot_wanted": ("Snapshot wanted?", None, "Skips the snapshot unless `snapshot_blue` is set."),
     "snapshot_blue": (
         "Snapshot blue (AWS)",
-        None,
+        "snapshot",
         "A manual cluster snapshot of blue before anything changes.",
     ),
     "clone_green": (
@@ -343,11 +343,10 @@ with DAG(
         op_kwargs={"flag": param("snapshot_blue")},
         ignore_downstream_trigger_rules=False,
     )
-    snapshot_blue = RdsCreateDbSnapshotOperator(
+    snapshot_blue = ClusterSnapshotOperator(
         **guide("snapshot_blue"),
-        db_type="cluster",
-        db_identifier=param("blue_cluster_id"),
-        db_snapshot_identifier="{{ params.blue_cluster_id }}-before-{{ ts_nodash | lower }}",
+        cluster_id=param("blue_cluster_id"),
+        snapshot_id="{{ params.blue_cluster_id }}-before-{{ ts_nodash | lower }}",
         tags={
             "managed-by": "aurora-bluegreen",
             "role": "snapshot",

@@ -45,6 +45,8 @@ def get_provider_info() -> dict:
                     "aurora_bluegreen.operators.qa",
                     "aurora_bluegreen.operators.cluster_task",
                     "aurora_bluegreen.operators.approval",
+                    "aurora_bluegreen.operators.snapshot",
+                    "aurora_bluegreen.operators.aws_base",
                 ],
             }
         ],
