@@ -1,7 +1,7 @@
 """Who may answer an approval, how long it waits, what its answer means, and how often lag is logged."""
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -116,3 +116,61 @@ def test_the_sensors_figures_carry_the_time_they_were_read():
         "position": 100,
     }
     assert observed(None, at) is None
+
+
+class FakeTi:
+    start_date = datetime(2026, 12, 2, 3, 0, tzinfo=timezone.utc)
+    map_index = -1
+
+    def __init__(self, xcoms=None):
+        self.pushed = {}
+        self.xcoms = xcoms or {}
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+    def xcom_pull(self, task_ids, key="return_value"):
+        return self.xcoms.get((task_ids, key))
+
+
+def approval_dag():
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
+
+    from aurora_bluegreen.operators.approval import CutoverApprovalOperator, RejectionNoticeOperator
+
+    with DAG("approval_rules", schedule=None) as dag:
+        approve = CutoverApprovalOperator(task_id="approve", subject=SUBJECT, approvers=["alice"])
+        cutover = EmptyOperator(task_id="cutover")
+        approve >> cutover >> RejectionNoticeOperator(task_id="rejected", approval_task_id="approve")
+    return dag
+
+
+def test_a_rejection_leaves_its_outcome_although_airflow_ends_the_task_while_skipping():
+    from airflow.sdk.exceptions import DownstreamTasksSkipped
+
+    approve = approval_dag().get_task("approve")
+    ti = FakeTi()
+    event = {
+        "chosen_options": ["Reject"],
+        "params_input": {},
+        "responded_at": FakeTi.start_date + timedelta(hours=72),
+        "responded_by_user": None,
+        "timedout": True,
+    }
+    with pytest.raises(DownstreamTasksSkipped):
+        approve.execute_complete({"ti": ti, "task": approve}, event)
+    assert ti.pushed["outcome"] == {
+        "approved": False,
+        "timed_out": True,
+        "outcome": "Cut over blue to green?: rejected, because nobody answered within 72 h. "
+        "Nothing changed: blue is untouched and green keeps replicating.",
+    }
+
+
+def test_the_rejection_notice_repeats_the_outcome():
+    notice = approval_dag().get_task("rejected")
+    assert notice.trigger_rule == "all_skipped"
+    ti = FakeTi({("approve", "outcome"): {"outcome": "rejected by alice. Nothing changed."}})
+    assert notice.execute({"ti": ti}) == "rejected by alice. Nothing changed."
+    assert "holds no answer: nothing changed" in notice.execute({"ti": FakeTi()})

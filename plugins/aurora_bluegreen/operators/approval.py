@@ -21,6 +21,9 @@ from airflow.sdk import BaseOperator, conf
 from aurora_bluegreen.approval import REJECT, ApprovalRule, approval_outcome, approval_rule
 from aurora_bluegreen.params import require_native_rendering
 
+OUTCOME_KEY = "outcome"
+"""The XCom key of what the answer meant, pushed for Approve and Reject alike."""
+
 
 class CutoverApprovalOperator(ApprovalOperator):
     """Approve or Reject, answerable only by ``approvers``; unanswered for ``approval_timeout_hours``: Reject.
@@ -30,7 +33,8 @@ class CutoverApprovalOperator(ApprovalOperator):
         the DAG's approvals can (logged as such).
     :param approval_timeout_hours: None means ``[aurora_bluegreen] approval_timeout_hours``.
     :return: Airflow's answer (``chosen_options``, ``responded_by_user``, ...) plus ``approved``,
-        ``timed_out`` and ``outcome``, the sentence that says what the answer meant.
+        ``timed_out`` and ``outcome``, the sentence that says what the answer meant. Those three
+        are also the XCom ``outcome``, which a rejection leaves too (Airflow returns nothing then).
     """
 
     template_fields: Sequence[str] = (
@@ -70,23 +74,23 @@ class CutoverApprovalOperator(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
-        answer = super().execute_complete(context, event)
+        if "error" in event:  # not an answer: Airflow's own handling raises
+            return super().execute_complete(context, event)
         outcome = approval_outcome(
-            answer["chosen_options"],
-            answer["responded_by_user"],
+            event["chosen_options"],
+            event.get("responded_by_user"),
             bool(event.get("timedout")),
             self._rule(),
             self.subject,
         )
-        opened = context["ti"].start_date
-        waited = f" after {answer['responded_at'] - opened}" if opened else ""
+        opened, answered = context["ti"].start_date, event.get("responded_at")
+        waited = f" after {answered - opened}" if opened and answered else ""
         self.log.info("%s (answered%s)", outcome.message, waited)
-        return {
-            **answer,
-            "approved": outcome.approved,
-            "timed_out": outcome.timed_out,
-            "outcome": outcome.message,
-        }
+        # Pushed first: on Reject, Airflow's ApprovalOperator ends the task by skipping the
+        # downstream tasks, so nothing after super().execute_complete runs or is returned.
+        record = {"approved": outcome.approved, "timed_out": outcome.timed_out, "outcome": outcome.message}
+        context["ti"].xcom_push(key=OUTCOME_KEY, value=record)
+        return {**super().execute_complete(context, event), **record}
 
 
 class RejectionNoticeOperator(BaseOperator):
@@ -104,8 +108,8 @@ class RejectionNoticeOperator(BaseOperator):
         self.approval_task_id = approval_task_id
 
     def execute(self, context: Any) -> str:
-        answer = context["ti"].xcom_pull(task_ids=self.approval_task_id) or {}
-        message = answer.get("outcome") or (
+        record = context["ti"].xcom_pull(task_ids=self.approval_task_id, key=OUTCOME_KEY) or {}
+        message = record.get("outcome") or (
             f"The cutover was skipped and {self.approval_task_id} holds no answer: nothing changed."
         )
         self.log.info("%s", message)
