@@ -105,6 +105,7 @@ def test_reject_leaves_blue_writable_and_unchanged_and_green_replicating(
 
     states = airflow.task_states(DAG_ID, run_id)
     assert states["cutover"] == "skipped" and states["verify"] == "skipped", states
+    assert states["rejected"] == "success", states  # "Rejected: nothing changed"
     assert run["state"] == "success", states
     assert read_only(blue) == 0
     assert table_checksums(blue) == before
