@@ -6,8 +6,8 @@ replicates, the optional check files (``sql/checks/``) run on green afterwards, 
 are in the approval's body.
 
 Parse cost: only operator classes are imported here, and no task does work at parse time. The
-AWS-only tasks (snapshot, readers) are the amazon provider's classes, so parsing does load boto3:
-about 0.2 s on top of Airflow's own imports.
+AWS-only tasks import the amazon provider and boto3 when they run, not when this file is parsed
+(``operators/aws_base.py``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from airflow.providers.amazon.aws.operators.rds import RdsCreateDbSnapshotOperator
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, Param
 
 from aurora_bluegreen.notifications import approval_notifiers_from_env
+from aurora_bluegreen.operators.approval import CutoverApprovalOperator, RejectionNoticeOperator
 from aurora_bluegreen.operators.checks import RunChecksOperator, checks_markdown
 from aurora_bluegreen.operators.clone import CloneClusterOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
@@ -29,23 +28,32 @@ from aurora_bluegreen.operators.migrations import ApplyMigrationsOperator, migra
 from aurora_bluegreen.operators.preflight import PreflightOperator
 from aurora_bluegreen.operators.readers import AuroraReadersOperator
 from aurora_bluegreen.operators.replication import StartBinlogReplicationOperator
+from aurora_bluegreen.operators.snapshot import ClusterSnapshotOperator
 from aurora_bluegreen.operators.sql_inputs import ValidateSqlFilesOperator
 from aurora_bluegreen.operators.teardown import RecordTeardownFactsOperator
 from aurora_bluegreen.operators.upgrade import UpgradeGreenOperator
 from aurora_bluegreen.ownership import REPLICATES_TAG
 from aurora_bluegreen.params import (
-    CLUSTER_ID_SCHEMA,
-    REPOINT_SCHEMA,
+    AWS,
+    CLUSTERS,
+    CUTOVER,
+    LONGEST_FREEZE_SECONDS,
+    LONGEST_LAG_SECONDS,
+    QA,
     TARGET_ENGINE_VERSION_SCHEMA,
+    approval_params,
+    cluster_id_param,
     connection_params,
     freeze_params,
     param,
-    string_param,
+    repoint_param,
+    seconds_param,
 )
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
-from aurora_bluegreen.sql_files import FILE_NAME_PATTERN
+from aurora_bluegreen.sql_files import FILE_NAME_PATTERN, FILE_NAME_RULE
 
 OPTIONAL_NAME_SCHEMA = {"type": ["null", "string"], "maxLength": 255, "pattern": "^[A-Za-z0-9._-]*$"}
+NAME_RULE = "Rule: up to 255 letters, digits, '.', '_' or '-'; empty for AWS's default."
 SQL_FILES_SCHEMA = {"type": "array", "items": {"type": "string", "pattern": FILE_NAME_PATTERN}}
 # The only places migration and check files may come from: fixed here, never by a trigger form.
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -68,7 +76,7 @@ TASK_GUIDE = {
     "snapshot_wanted": ("Snapshot wanted?", None, "Skips the snapshot unless `snapshot_blue` is set."),
     "snapshot_blue": (
         "Snapshot blue (AWS)",
-        None,
+        "snapshot",
         "A manual cluster snapshot of blue before anything changes.",
     ),
     "clone_green": (
@@ -119,8 +127,13 @@ TASK_GUIDE = {
     ),
     "approve_cutover": (
         "Approve the cutover",
-        None,
-        "Waits for a person: Approve cuts over, Reject leaves blue as it is.",
+        "approval",
+        "Waits for an approver: Approve cuts over; Reject, or no answer in time, leaves blue as it is.",
+    ),
+    "rejected": (
+        "Rejected: nothing changed",
+        "approval",
+        "Runs only after a rejection or a timed-out approval, and says which.",
     ),
     "cutover": ("Cut over (write freeze)", "cutover", "The critical section; its log holds the step table."),
     "verify": (
@@ -154,18 +167,23 @@ def lag_sensor(task_id: str, planes: dict[str, str]) -> ReplicaLagSensor:
 
 APPROVAL_BODY = """\
 {%- set clone = ti.xcom_pull(task_ids='clone_green') -%}
-{%- set lag = ti.xcom_pull(task_ids='wait_for_catch_up') -%}
+{%- set lag = ti.xcom_pull(task_ids='wait_after_migrations') -%}
 {%- set upgrade = ti.xcom_pull(task_ids='upgrade_green') -%}
 Green has caught up with blue, with the schema changes and check results below. **Approve**
 freezes writes on blue (read-only), waits until green has executed blue's last binlog event, makes
 green the writer and repoints the application. **Reject** leaves blue untouched and green
-replicating; run `aurora_bluegreen_teardown` to remove green.
+replicating; run `aurora_bluegreen_teardown` to remove green. No answer by the deadline is a
+rejection; until then, leaving this open postpones the cutover while green keeps replicating.
+
+The lag and positions are as green reported them at **{{ lag.observed_at }}**, and the checks ran
+before that. The cutover measures everything again, exactly, before it freezes blue.
 
 | | |
 |---|---|
 | Blue (production) | `{{ params.blue_cluster_id }}` |
 | Green | `{{ params.green_cluster_id }}` at `{{ clone.endpoint }}:{{ clone.port }}` |
 | Clone taken at blue's | `{{ clone.coordinates.position.file }}:{{ clone.coordinates.position.position }}` |
+| Figures taken at | {{ lag.observed_at }} |
 | Replication lag | {{ lag.seconds_behind }} s (threshold {{ params.max_lag_seconds }} s) |
 | Green has read up to | `{{ lag.read_position.file }}:{{ lag.read_position.position }}` |
 | Blue's engine | {{ upgrade.blue_version }} |
@@ -193,56 +211,52 @@ with DAG(
     tags=["aurora", "blue-green"],
     doc_md=__doc__,
     params={
-        "blue_cluster_id": Param(
-            "blue", **CLUSTER_ID_SCHEMA, title="Blue cluster id", description="The production cluster (blue)."
+        "blue_cluster_id": cluster_id_param("blue", "Blue cluster id", "The production cluster (blue)."),
+        "green_cluster_id": cluster_id_param(
+            "green", "Green cluster id", "The clone to create; must differ from blue."
         ),
-        "green_cluster_id": Param(
-            "green",
-            **CLUSTER_ID_SCHEMA,
-            title="Green cluster id",
-            description="The clone to create; must differ from blue.",
+        "writer_instance_id": cluster_id_param("green-writer", "Green writer instance id"),
+        "binlog_retention_hours": Param(
+            24,
+            type="integer",
+            minimum=1,
+            maximum=2160,
+            title="Binlog retention on blue (hours)",
+            description="Rule: a whole number from 1 to 2160 (90 days, Aurora's maximum).",
+            section=CLUSTERS,
         ),
-        "writer_instance_id": Param("green-writer", **CLUSTER_ID_SCHEMA, title="Green writer instance id"),
-        "cluster_parameter_group": Param(None, **OPTIONAL_NAME_SCHEMA, title="Green cluster parameter group"),
+        **connection_params(),
+        "cluster_parameter_group": Param(
+            None,
+            **OPTIONAL_NAME_SCHEMA,
+            title="Green cluster parameter group",
+            description=NAME_RULE,
+            section=AWS,
+        ),
         "instance_parameter_group": Param(
-            None, **OPTIONAL_NAME_SCHEMA, title="Green instance parameter group"
+            None,
+            **OPTIONAL_NAME_SCHEMA,
+            title="Green instance parameter group",
+            description=NAME_RULE,
+            section=AWS,
         ),
         "vpc_security_group_ids": Param(
             [],
             type="array",
             items={"type": "string", "pattern": "^sg-[0-9a-f]+$"},
             title="Green VPC security groups",
+            description="Rule: security group ids, 'sg-' followed by lowercase hex digits.",
+            section=AWS,
         ),
-        "db_subnet_group": Param(None, **OPTIONAL_NAME_SCHEMA, title="Green DB subnet group"),
-        "binlog_retention_hours": Param(
-            24, type="integer", minimum=1, maximum=2160, title="Binlog retention on blue (hours)"
-        ),
-        "max_lag_seconds": Param(
-            5, type="number", exclusiveMinimum=0, title="Lag threshold (seconds) before approval and cutover"
-        ),
-        "max_freeze_seconds": Param(
-            10, type="number", exclusiveMinimum=0, title="Write-freeze budget for the cutover (seconds)"
-        ),
-        "repoint": Param("sandbox:app", **REPOINT_SCHEMA, title="How the application is moved to green"),
-        "migration_files": Param(
-            [],
-            **SQL_FILES_SCHEMA,
-            title="Schema changes to try on green",
-            description=f"SQL files in {MIGRATIONS_DIR}, applied in this order to green while it "
-            "replicates, after it caught up and before the approval.",
-        ),
-        "check_files": Param(
-            [],
-            **SQL_FILES_SCHEMA,
-            title="Checks to run on green",
-            description=f"SQL files in {CHECKS_DIR}, one query each whose rows must all have a true "
-            "first column; the results are shown in the approval.",
+        "db_subnet_group": Param(
+            None, **OPTIONAL_NAME_SCHEMA, title="Green DB subnet group", description=NAME_RULE, section=AWS
         ),
         "snapshot_blue": Param(
             False,
             type="boolean",
             title="Snapshot blue first (AWS)",
             description="A manual cluster snapshot of blue before anything changes, as the blog advises.",
+            section=AWS,
         ),
         "green_reader_count": Param(
             0,
@@ -250,14 +264,51 @@ with DAG(
             minimum=0,
             maximum=15,
             title="Aurora readers for green before the approval (AWS)",
-            description="Readers spread across the subnet group's zones, for production traffic.",
+            description="Readers spread across the subnet group's zones, for production traffic. "
+            "Rule: 0 to 15.",
+            section=AWS,
         ),
         "reader_instance_class": Param(
             None,
             type=["null", "string"],
             pattern="^(db\\.[a-z0-9]+\\.[a-z0-9]+)?$",
             title="Reader instance class (default: the writer's)",
+            description="Rule: an instance class such as db.r6g.large, or empty for the writer's.",
+            section=AWS,
         ),
+        "migration_files": Param(
+            [],
+            **SQL_FILES_SCHEMA,
+            title="Schema changes to try on green",
+            description=f"SQL files in {MIGRATIONS_DIR}, applied in this order to green while it "
+            f"replicates, after it caught up and before the approval. Rule: {FILE_NAME_RULE}.",
+            section=QA,
+        ),
+        "check_files": Param(
+            [],
+            **SQL_FILES_SCHEMA,
+            title="Checks to run on green",
+            description=f"SQL files in {CHECKS_DIR}, one query each whose rows must all have a true "
+            f"first column; the results are shown in the approval. Rule: {FILE_NAME_RULE}.",
+            section=QA,
+        ),
+        "checks_warn_only": Param(
+            False,
+            type="boolean",
+            title="Checks only warn",
+            description="A failing check is shown in the approval instead of stopping the run.",
+            section=QA,
+        ),
+        "max_lag_seconds": seconds_param(
+            5, "Lag threshold (seconds) before approval and cutover", maximum=LONGEST_LAG_SECONDS
+        ),
+        "max_freeze_seconds": seconds_param(
+            10,
+            "Write-freeze budget for the cutover (seconds)",
+            maximum=LONGEST_FREEZE_SECONDS,
+            purpose="Past it, the cutover rolls back and blue takes writes again.",
+        ),
+        "repoint": repoint_param("sandbox:app", "How the application is moved to green"),
         "application_users": Param(
             [],
             type="array",
@@ -265,12 +316,7 @@ with DAG(
             title="The application's MySQL users",
             description="Preflight refuses any that can write through read_only (SUPER, READ_ONLY ADMIN, "
             "CONNECTION_ADMIN, ALL): the cutover could not freeze their writes.",
-        ),
-        "checks_warn_only": Param(
-            False,
-            type="boolean",
-            title="Checks only warn",
-            description="A failing check is shown in the approval instead of stopping the run.",
+            section=CUTOVER,
         ),
         "target_engine_version": Param(
             None,
@@ -279,10 +325,11 @@ with DAG(
             description="While green replicates, before the approval: an RDS EngineVersion that blue's "
             "version lists as a valid upgrade target (8.0.mysql_aurora.3.10.0), or on the sandbox's "
             "MariaDB engine a release series (11.8). Preflight refuses any other. See "
-            "docs/operators/upgrade_green.md.",
+            "docs/operators/upgrade_green.md. Rule: empty, or digits.digits and an optional suffix.",
+            section=QA,
         ),
         **freeze_params(),
-        **connection_params(),
+        **approval_params(),
     },
 ) as dag:
     planes = {
@@ -308,7 +355,7 @@ with DAG(
         application_users=param("application_users"),
         freeze_method=param("freeze_method"),
         quiet_seconds=param("quiet_seconds"),
-        target_engine_version=string_param("target_engine_version"),
+        target_engine_version=param("target_engine_version"),
         **planes,
     )
     snapshot_wanted = ShortCircuitOperator(
@@ -317,11 +364,10 @@ with DAG(
         op_kwargs={"flag": param("snapshot_blue")},
         ignore_downstream_trigger_rules=False,
     )
-    snapshot_blue = RdsCreateDbSnapshotOperator(
+    snapshot_blue = ClusterSnapshotOperator(
         **guide("snapshot_blue"),
-        db_type="cluster",
-        db_identifier=param("blue_cluster_id"),
-        db_snapshot_identifier="{{ params.blue_cluster_id }}-before-{{ ts_nodash | lower }}",
+        cluster_id=param("blue_cluster_id"),
+        snapshot_id="{{ params.blue_cluster_id }}-before-{{ ts_nodash | lower }}",
         tags={
             "managed-by": "aurora-bluegreen",
             "role": "snapshot",
@@ -373,7 +419,7 @@ with DAG(
         **guide("upgrade_green"),
         blue_cluster_id=param("blue_cluster_id"),
         green_cluster_id=param("green_cluster_id"),
-        target_engine_version=string_param("target_engine_version"),
+        target_engine_version=param("target_engine_version"),
         poll_interval=30,
         **planes,
     )
@@ -406,13 +452,16 @@ with DAG(
         waiter_delay=30,
         waiter_max_attempts=60,
     )
-    approve = ApprovalOperator(
+    approve = CutoverApprovalOperator(
         **guide("approve_cutover"),
         trigger_rule="none_failed",
         subject="Cut over {{ params.blue_cluster_id }} to {{ params.green_cluster_id }}?",
         notifiers=approval_notifiers_from_env(),
         body=APPROVAL_BODY,
+        approvers=param("approvers"),
+        approval_timeout_hours=param("approval_timeout_hours"),
     )
+    rejected = RejectionNoticeOperator(**guide("rejected"), approval_task_id="approve_cutover")
     cutover = CutoverOperator(
         **guide("cutover"),
         blue_cluster_id=param("blue_cluster_id"),
@@ -447,3 +496,4 @@ with DAG(
     replicate >> lag_dashboard  # a leaf: skipped on the sandbox without skipping the chain
     wait_for_catch_up >> migrate >> wait_after_migrations >> checks >> add_readers >> approve
     approve >> cutover >> verify
+    cutover >> rejected  # runs only when the approval skipped the cutover

@@ -20,17 +20,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from aurora_bluegreen.notifications import approval_notifiers_from_env
+from aurora_bluegreen.operators.approval import CutoverApprovalOperator, RejectionNoticeOperator
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.params import (
-    CLUSTER_ID_SCHEMA,
-    REPOINT_SCHEMA,
+    LONGEST_FREEZE_SECONDS,
+    LONGEST_LAG_SECONDS,
+    approval_params,
+    cluster_id_param,
     connection_params,
     freeze_params,
     param,
+    repoint_param,
+    seconds_param,
 )
 from aurora_bluegreen.sensors.replica_lag import ReplicaLagSensor
 
@@ -38,12 +42,17 @@ APPROVAL_BODY = """\
 {%- set lag = ti.xcom_pull(task_ids='wait_for_old_blue') -%}
 Old blue has caught up with green over reverse replication. **Approve** freezes writes on green,
 waits until old blue has executed green's last binlog event, makes old blue the writer again and
-repoints the application. **Reject** leaves green as the writer.
+repoints the application. **Reject**, or no answer by the deadline, leaves green as the writer;
+until then, leaving this open postpones the switch back while old blue keeps replicating.
+
+The lag and position are as old blue reported them at **{{ lag.observed_at }}**; the switch back
+measures everything again, exactly, before it freezes green.
 
 | | |
 |---|---|
 | Writer now (green) | `{{ params.green_cluster_id }}` |
 | Switch back to (old blue) | `{{ params.blue_cluster_id }}` |
+| Figures taken at | {{ lag.observed_at }} |
 | Old blue's lag | {{ lag.seconds_behind }} s (threshold {{ params.max_lag_seconds }} s) |
 | Old blue has executed up to | `{{ lag.exec_position.file }}:{{ lag.exec_position.position }}` |
 | Freeze budget | {{ params.max_freeze_seconds }} s, rolled back if exceeded |
@@ -65,15 +74,16 @@ with DAG(
     tags=["aurora", "blue-green"],
     doc_md=__doc__,
     params={
-        "blue_cluster_id": Param("blue", **CLUSTER_ID_SCHEMA, title="Old blue (to switch back to)"),
-        "green_cluster_id": Param("green", **CLUSTER_ID_SCHEMA, title="Green (the writer now)"),
-        "max_lag_seconds": Param(5, type="number", exclusiveMinimum=0, title="Lag threshold (seconds)"),
-        "max_freeze_seconds": Param(
-            10, type="number", exclusiveMinimum=0, title="Write-freeze budget for the switch back (seconds)"
-        ),
-        "repoint": Param("sandbox:app", **REPOINT_SCHEMA, title="How the application is moved back"),
-        **freeze_params(),
+        "blue_cluster_id": cluster_id_param("blue", "Old blue (to switch back to)"),
+        "green_cluster_id": cluster_id_param("green", "Green (the writer now)"),
         **connection_params(),
+        "max_lag_seconds": seconds_param(5, "Lag threshold (seconds)", maximum=LONGEST_LAG_SECONDS),
+        "max_freeze_seconds": seconds_param(
+            10, "Write-freeze budget for the switch back (seconds)", maximum=LONGEST_FREEZE_SECONDS
+        ),
+        "repoint": repoint_param("sandbox:app", "How the application is moved back"),
+        **freeze_params(),
+        **approval_params(),
     },
 ) as dag:
     planes = {
@@ -87,11 +97,18 @@ with DAG(
         poke_interval=2,
         **planes,
     )
-    approve = ApprovalOperator(
+    approve = CutoverApprovalOperator(
         task_id="approve_switch_back",
         subject="Switch {{ params.green_cluster_id }} back to {{ params.blue_cluster_id }}?",
         body=APPROVAL_BODY,
         notifiers=approval_notifiers_from_env(),
+        approvers=param("approvers"),
+        approval_timeout_hours=param("approval_timeout_hours"),
+    )
+    rejected = RejectionNoticeOperator(
+        task_id="rejected",
+        task_display_name="Rejected: nothing changed",
+        approval_task_id="approve_switch_back",
     )
     switch_back = CutoverOperator(
         task_id="switch_back",
@@ -118,3 +135,4 @@ with DAG(
     )
 
     wait_for_old_blue >> approve >> switch_back >> verify
+    switch_back >> rejected  # runs only when the approval skipped the switch back

@@ -7,8 +7,10 @@ the sensor's "close enough to approve" threshold, never the cutover.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from enum import Enum
 
 from aurora_bluegreen.errors import ReplicationBroken
@@ -130,3 +132,29 @@ def lag_verdict(status: ReplicaStatus | None, max_lag_seconds: float) -> LagVerd
 
 def _error_text(thread: str, errno: int, error: str) -> str:
     return f"{thread} thread error {errno}: {error}" if errno or error else ""
+
+
+class LagLog:
+    """Which lag polls are worth a log line: the first, a change of state, and one every ``every`` seconds.
+
+    A sensor may poll every 2 s for six hours; a line per poll buries the one that matters (the
+    replica broke, or caught up). A change of state is logged at once, however soon.
+    """
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self._state: LagState | None = None
+        self._logged_at = -math.inf
+
+    def wanted(self, verdict: LagVerdict, now: float) -> bool:
+        if verdict.state is self._state and now - self._logged_at < self.every:
+            return False
+        self._state, self._logged_at = verdict.state, now
+        return True
+
+
+def observed(status: ReplicaStatus | None, at: datetime) -> dict | None:
+    """The status as the sensor returns it, with the moment it was read (``observed_at``, UTC)."""
+    if status is None:
+        return None
+    return {**status.to_dict(), "observed_at": at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}

@@ -45,6 +45,9 @@ def get_provider_info() -> dict:
                     "aurora_bluegreen.operators.qa",
                     "aurora_bluegreen.operators.cluster_task",
                     "aurora_bluegreen.operators.upgrade",
+                    "aurora_bluegreen.operators.approval",
+                    "aurora_bluegreen.operators.snapshot",
+                    "aurora_bluegreen.operators.aws_base",
                 ],
             }
         ],
@@ -98,6 +101,25 @@ def get_provider_info() -> dict:
             "aurora_bluegreen": {
                 "description": "Settings of the aurora-bluegreen provider and its DAGs.",
                 "options": {
+                    "approvers": {
+                        "description": "Airflow user ids (comma-separated) who may answer the cutover "
+                        "and switch-back approvals when a run names none in its approvers Param. "
+                        "Read when the approval opens. Empty: anyone who may answer the DAG's "
+                        "approvals can, which the approval's log says.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "alice,bob",
+                        "default": "",
+                    },
+                    "approval_timeout_hours": {
+                        "description": "How long an approval waits for an answer when a run gives no "
+                        "approval_timeout_hours Param; then it is a rejection (nothing changes). More "
+                        "than 0 and at most 720.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "8",
+                        "default": "72",
+                    },
                     "qa_refresh_schedule": {
                         "description": "When the aurora_qa_refresh DAG makes a fresh QA clone of blue: a "
                         "cron expression (minute hour day month weekday, in Airflow's default time "

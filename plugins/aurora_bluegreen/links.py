@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from airflow.models.taskinstancekey import TaskInstanceKey
     from airflow.sdk import BaseOperator
 
-CUTOVER_TASK_ID = "cutover"
+CUTOVER_OPERATOR = "CutoverOperator"
 
 
 class AuroraClusterLink(BaseAwsLink):
@@ -35,6 +35,18 @@ class BinlogLagDashboardLink(BaseAwsLink):
     )
 
 
+def report_task_id(task_id: str, task_type: str, upstream_task_ids: set[str]) -> str:
+    """The task whose log holds the step table: a cutover task itself, or the one a check follows.
+
+    By type and neighbours, not by a fixed id: the rollback DAG's cutover task is ``switch_back``.
+    The API server hands links a serialized operator, which keeps these three but not the class.
+    """
+    if task_type == CUTOVER_OPERATOR or len(upstream_task_ids) != 1:
+        return task_id
+    (upstream,) = upstream_task_ids
+    return upstream
+
+
 class CutoverReportLink(BaseOperatorLink):
     """The cutover task of the same run, whose log holds the step table: works on the sandbox too."""
 
@@ -43,5 +55,6 @@ class CutoverReportLink(BaseOperatorLink):
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         from aurora_bluegreen.notifications import ui_base_url
 
+        task_id = report_task_id(operator.task_id, operator.task_type, set(operator.upstream_task_ids))
         dag_id, run_id = quote(ti_key.dag_id, safe=""), quote(ti_key.run_id, safe="")
-        return f"{ui_base_url()}/dags/{dag_id}/runs/{run_id}/tasks/{CUTOVER_TASK_ID}"
+        return f"{ui_base_url()}/dags/{dag_id}/runs/{run_id}/tasks/{quote(task_id, safe='')}"

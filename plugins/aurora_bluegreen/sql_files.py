@@ -17,6 +17,7 @@ from aurora_bluegreen.errors import InvalidInput
 
 # Plain relative names only: the rule is also the trigger form's JSON-schema pattern.
 FILE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]*\.sql$"
+FILE_NAME_RULE = "a relative name ending in .sql, of letters, digits, _ . / or -, without .."
 _FILE_NAME = re.compile(FILE_NAME_PATTERN)
 _QUERY = re.compile(r"^\(*\s*(SELECT|WITH)\b", re.IGNORECASE)
 MAX_FILE_BYTES = 1024 * 1024

@@ -39,6 +39,17 @@ def cluster_identifier(field: str, value: object) -> str:
     return value
 
 
+_SNAPSHOT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,254}$")
+SNAPSHOT_ID_RULE = "1-255 letters, digits or hyphens; first a letter; no trailing hyphen; no '--'"
+
+
+def snapshot_identifier(field: str, value: object) -> str:
+    """An RDS cluster snapshot identifier, as AWS defines it."""
+    if not isinstance(value, str) or not _SNAPSHOT_ID.match(value) or value.endswith("-") or "--" in value:
+        raise InvalidInput(field, value, SNAPSHOT_ID_RULE)
+    return value
+
+
 def parameter_group_name(field: str, value: object) -> str:
     """An RDS parameter group name, as AWS defines it."""
     if (

@@ -113,6 +113,8 @@ def test_aws_path_from_preflight_to_cutover(sandbox, connect, planes, context):
         ).execute(context)
 
     assert clone["coordinates"]["position"] == position.to_dict()
+    # The clone task's console link (docs/aws.md): green's page in the RDS console.
+    assert context["ti"].xcom["aurora_cluster"]["cluster_id"] == GREEN
     assert (clone["endpoint"], clone["port"]) == (
         sandbox.describe(GREEN).endpoint,
         sandbox.describe(GREEN).port,

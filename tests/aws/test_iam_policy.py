@@ -112,17 +112,16 @@ def denied(call: Callable[[], Any]) -> str:
 def test_the_dag_clones_tags_switches_and_deletes_its_clone_under_the_policy(
     as_policy_user, rds, network, context, version
 ):
-    from airflow.providers.amazon.aws.operators.rds import RdsCreateDbSnapshotOperator
+    from aurora_bluegreen.operators.snapshot import ClusterSnapshotOperator
 
     blue = create_blue(rds, network, engine_version=version)
     user = as_policy_user()
     backend = backend_of_the_connection()
 
-    RdsCreateDbSnapshotOperator(
+    ClusterSnapshotOperator(
         task_id="snapshot_blue",
-        db_type="cluster",
-        db_identifier=blue.cluster_id,
-        db_snapshot_identifier="blue-before-20260101t000000",
+        cluster_id=blue.cluster_id,
+        snapshot_id="blue-before-20260101t000000",
         tags={**OURS, "role": "snapshot", "source-cluster": blue.cluster_id, "dag-run": "manual__1"},
         aws_conn_id=AWS_CONN_ID,
     ).execute(context)
@@ -391,7 +390,7 @@ SERVICES = ("rds", "ec2", "route53", "secretsmanager", "cloudwatch")
 PROVIDER_CALLS = {
     "wait_for_db_cluster_state": ["rds:DescribeDBClusters"],
     "wait_for_db_instance_state": ["rds:DescribeDBInstances"],
-    "RdsCreateDbSnapshotOperator": ["rds:CreateDBClusterSnapshot", "rds:DescribeDBClusterSnapshots"],
+    "wait_for_db_cluster_snapshot_state": ["rds:DescribeDBClusterSnapshots"],
 }
 # Allowed for RDS to call on the role's behalf (kms:ViaService), not called by the code.
 CALLED_BY_AWS = {"kms:DescribeKey", "kms:CreateGrant"}

@@ -17,6 +17,8 @@ from aurora_bluegreen.demo.airflow_stack import AirflowStack
 from aurora_bluegreen.demo.processes import free_port, sigterm_as_interrupt
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# A second user, with the "user" role only, for approvals assigned to someone other than the admin.
+APPROVER = "approver"
 E2E_DIR = Path(__file__).resolve().parent
 
 
@@ -38,6 +40,7 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, e2e_dags_dir: Path) 
         home=tmp_path_factory.mktemp("airflow_home"),
         port=free_port(),
         dag_folders=[REPO_ROOT / "dags", e2e_dags_dir],
+        users={APPROVER: "user"},
     )
     # A CI timeout's SIGTERM would end pytest without this teardown and leave Airflow running.
     with sigterm_as_interrupt():
@@ -52,6 +55,16 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, e2e_dags_dir: Path) 
 def airflow(airflow_stack: AirflowStack) -> Iterator[AirflowRestClient]:
     """A logged-in REST client for the session's Airflow."""
     client = airflow_stack.client()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def approver(airflow_stack: AirflowStack) -> Iterator[AirflowRestClient]:
+    """A logged-in REST client for ``APPROVER``, who may answer approvals assigned to them."""
+    client = airflow_stack.client(APPROVER)
     try:
         yield client
     finally:

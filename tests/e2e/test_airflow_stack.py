@@ -6,6 +6,8 @@ triggerer runs deferred tasks, the approval proves HITL answers over REST reach 
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import uuid
 from pathlib import Path
 
@@ -54,3 +56,35 @@ def test_deferred_sensor_and_rest_approval_run_to_success(
     assert "DEFERRED" in airflow.task_log(SMOKE_DAG_ID, run_id, "wait")
     assert airflow.xcom_value(SMOKE_DAG_ID, run_id, "report")["freeze_ms"] == 1.5
     assert airflow_stack.running_pids()
+
+
+def listening_addresses(pids: list[int]) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket in LISTEN state held by one of ``pids``, from /proc."""
+    inodes = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue  # a task process that ended meanwhile
+        inodes |= {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:
+                address, port = local.split(":")
+                raw = bytes.fromhex(address)
+                # The kernel prints each 32-bit word in host (little-endian) order.
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                found.add((str(ipaddress.ip_address(words)), int(port, 16)))
+    return found
+
+
+def test_every_listener_of_the_stack_is_on_loopback(airflow_stack: AirflowStack) -> None:
+    listeners = listening_addresses(airflow_stack.running_pids())
+    assert ("127.0.0.1", airflow_stack.port) in listeners, listeners
+    for address, port in listeners:
+        ip = ipaddress.ip_address(address)
+        mapped = getattr(ip, "ipv4_mapped", None)
+        assert ip.is_loopback or (mapped is not None and mapped.is_loopback), (address, port)

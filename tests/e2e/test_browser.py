@@ -96,7 +96,7 @@ def test_deployment_in_the_ui(sandbox, airflow_stack, airflow, ui_connections):
 
         # The body shows what the tasks found: green's endpoint, the positions, the lag.
         clone = airflow.xcom_value(DAG_ID, run_id, "clone_green")
-        lag = airflow.xcom_value(DAG_ID, run_id, "wait_for_catch_up")
+        lag = airflow.xcom_value(DAG_ID, run_id, "wait_after_migrations")
         executed = lag["exec_position"]
         clone_position = clone["coordinates"]["position"]
         assert f"{clone['endpoint']}:{clone['port']}" in shown, shown
@@ -104,6 +104,7 @@ def test_deployment_in_the_ui(sandbox, airflow_stack, airflow, ui_connections):
         assert f"{clone_position['file']}:{clone_position['position']}" in shown, shown
         assert f"{lag['seconds_behind']} s (threshold 5 s)" in shown, shown
         assert f"sandbox:{ENDPOINT}" in shown, shown
+        assert lag["observed_at"] in shown, shown  # the time the figures were read
 
         # Answering within a second or so races the 3.3.2 scheduler (README, troubleshooting 13).
         wait_until_settled(request["created_at"])

@@ -114,6 +114,7 @@ def test_reject_leaves_blue_writable_and_unchanged_and_green_replicating(
 
     states = airflow.task_states(DAG_ID, run_id)
     assert states["cutover"] == "skipped" and states["verify"] == "skipped", states
+    assert states["rejected"] == "success", states  # "Rejected: nothing changed"
     assert run["state"] == "success", states
     assert read_only(blue) == 0
     assert table_checksums(blue) == before
@@ -149,8 +150,9 @@ def test_approve_cuts_over_under_load_then_switch_back_loses_no_acknowledged_wri
 
     states = airflow.task_states(DAG_ID, run_id)
     assert run["state"] == "success", states
-    aws_only = {"snapshot_blue", "lag_dashboard"}
-    assert {task for task, state in states.items() if state != "success"} == aws_only, states
+    # AWS-only tasks, and the notice that runs only after a rejection.
+    not_run = {"snapshot_blue", "lag_dashboard", "rejected"}
+    assert {task for task, state in states.items() if state != "success"} == not_run, states
     assert missing_on_green == []
 
     report = airflow.xcom_value(DAG_ID, run_id, "cutover")

@@ -95,6 +95,10 @@ def test_migration_and_checks_are_in_the_approval_then_reject_then_teardown(
     assert "| `customer_emails_are_masked` | ❌ **FAIL** |" in body and "1 of 3 checks failed" in body
     states = airflow.task_states(DEPLOY, run_id)
     assert run["state"] == "success" and states["cutover"] == "skipped", states
+    # The run says it was rejected, by whom, and that nothing changed, on a task of its own.
+    assert states["rejected"] == "success", states
+    notice = airflow.xcom_value(DEPLOY, run_id, "rejected")
+    assert "rejected by admin" in notice and "Nothing changed" in notice, notice
     assert "Ran add_gift_wrap_to_orders.sql #1" in airflow.task_log(DEPLOY, run_id, "migrate_green")
     green, blue = connect(green_id, "root"), connect(blue_id, "root")
     assert has_column(green, "gift_wrap") and not has_column(blue, "gift_wrap")

@@ -62,6 +62,7 @@ def test_lag_trigger_waits_for_a_lagging_replica_then_reports_caught_up(sandbox,
         releaser.join()
     assert event["status"] == "caught_up", event
     assert event["replica"]["exec_position"] is not None
+    assert event["replica"]["observed_at"].endswith(" UTC"), event  # the approval shows when
 
 
 def test_lag_trigger_reports_broken_replication_at_once(sandbox, connect, green):

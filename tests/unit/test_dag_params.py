@@ -57,6 +57,17 @@ def test_defaults_are_valid(dag):
         ("check_files", ["sub/../../x.sql"]),
         ("check_files", ["x.sql; DROP"]),
         ("checks_warn_only", "yes"),
+        ("max_lag_seconds", 3601),
+        ("max_lag_seconds", float("nan")),
+        ("max_lag_seconds", float("inf")),
+        ("max_freeze_seconds", 601),
+        ("max_freeze_seconds", float("nan")),
+        ("quiet_seconds", float("nan")),
+        ("approval_timeout_hours", 0),
+        ("approval_timeout_hours", 721),
+        ("approval_timeout_hours", float("nan")),
+        ("approvers", "alice"),
+        ("approvers", [""]),
     ],
 )
 def test_form_rejects(dag, name, value):
@@ -76,10 +87,121 @@ def test_form_rejects(dag, name, value):
         ("migration_files", ["add_gift_wrap_to_orders.sql", "2026/01_more.sql"]),
         ("check_files", []),
         ("checks_warn_only", True),
+        ("max_lag_seconds", 3600),
+        ("max_freeze_seconds", 600),
+        ("approvers", ["alice", "bob"]),
+        ("approval_timeout_hours", None),
+        ("approval_timeout_hours", 0.5),
     ],
 )
 def test_form_accepts(dag, name, value):
     assert resolve(dag, name, value) == value
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nan_and_infinity_are_refused_with_the_value_shown(dag, value):
+    with pytest.raises(ParamValidationError, match=str(value)):
+        resolve(dag, "max_lag_seconds", value)
+
+
+@pytest.fixture(scope="module")
+def rollback_dag():
+    return load_dag(DAGS_DIR / "aurora_bluegreen_rollback.py", "rollback_dag_params")
+
+
+def every_param(*dags):
+    return [(dag.dag_id, name, dag.params.get_param(name)) for dag in dags for name in dag.params]
+
+
+def test_every_field_is_in_a_section_and_says_its_rule_in_words(dag, rollback_dag):
+    from aurora_bluegreen.params import SECTIONS
+
+    for dag_id, name, param in every_param(dag, rollback_dag):
+        assert param.schema.get("section") in SECTIONS, (dag_id, name)
+        pattern = param.schema.get("pattern") or param.schema.get("items", {}).get("pattern")
+        if pattern:
+            assert "Rule:" in (param.description or ""), (dag_id, name)
+            assert pattern not in param.description, (dag_id, name)
+
+
+def test_aws_only_fields_are_together(dag):
+    from aurora_bluegreen.params import AWS
+
+    aws = {name for name in dag.params if dag.params.get_param(name).schema["section"] == AWS}
+    assert aws == {
+        "cluster_parameter_group",
+        "instance_parameter_group",
+        "vpc_security_group_ids",
+        "db_subnet_group",
+        "snapshot_blue",
+        "green_reader_count",
+        "reader_instance_class",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "typed"),
+    [
+        ("blue_cluster_id", "None"),
+        ("blue_cluster_id", "True"),
+        ("green_cluster_id", "False"),
+        ("admin_conn_id", "12345"),
+        ("control_plane_conn_id", "1e3"),
+    ],
+)
+def test_a_string_param_stays_a_string_when_rendered_natively(dag, name, typed):
+    from aurora_bluegreen.params import param
+
+    task = dag.get_task("preflight")
+    assert dag.render_template_as_native_obj
+    assert task.render_template(param(name), {"params": {name: typed}}) == typed
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("approvers", ["alice"]),
+        ("max_lag_seconds", 2.5),
+        ("snapshot_blue", False),
+        ("approval_timeout_hours", None),
+    ],
+)
+def test_other_params_keep_their_type_when_rendered_natively(dag, name, value):
+    from aurora_bluegreen.params import param
+
+    assert dag.get_task("preflight").render_template(param(name), {"params": {name: value}}) == value
+
+
+def test_nan_reaches_the_operator_as_its_name_and_is_refused_there(dag):
+    from aurora_bluegreen import validation
+    from aurora_bluegreen.params import param
+
+    rendered = dag.get_task("preflight").render_template(
+        param("max_lag_seconds"), {"params": {"max_lag_seconds": float("nan")}}
+    )
+    with pytest.raises(InvalidInput, match=r"max_lag_seconds='nan' is invalid"):
+        validation.positive_number("max_lag_seconds", rendered)
+
+
+def test_without_native_rendering_the_operators_say_what_to_set():
+    from airflow.sdk import DAG
+
+    from aurora_bluegreen.operators.approval import CutoverApprovalOperator
+    from aurora_bluegreen.operators.cutover import VerifyCutoverOperator
+    from aurora_bluegreen.params import param
+
+    with DAG("text_rendering", schedule=None):
+        verify = VerifyCutoverOperator(
+            task_id="verify",
+            blue_cluster_id=param("blue_cluster_id"),
+            green_cluster_id="green",
+            control_plane_conn_id="c",
+            admin_conn_id="a",
+        )
+        approve = CutoverApprovalOperator(task_id="approve", subject="s", approvers=param("approvers"))
+    for task in (verify, approve):
+        with pytest.raises(InvalidInput, match="render_template_as_native_obj=True"):
+            task.render_template_fields({"params": {}})
 
 
 def assert_flow(dag, order):
@@ -108,6 +230,12 @@ def test_dag_has_the_designed_flow(dag):
             "verify",
         ],
     )
+    # A rejection (or a timed-out approval) skips the cutover; only then does "rejected" run.
+    assert dag.get_task("rejected").upstream_task_ids == {"cutover"}
+    assert dag.get_task("rejected").trigger_rule == "all_skipped"
+    approve = dag.get_task("approve_cutover")
+    assert approve.defaults == ["Reject"]
+    assert {"approvers", "approval_timeout_hours"} <= set(approve.template_fields)
     # The files are checked before anything changes: the snapshot and clone wait for them.
     assert "snapshot_wanted" in dag.get_task("check_sql_files").downstream_task_ids
     # Optional AWS-only steps skip on the sandbox without skipping what follows them.
@@ -168,6 +296,14 @@ def test_the_qa_schedule_can_be_configured(monkeypatch):
     )
 
 
+def test_rollback_approval_is_assigned_times_out_and_says_when_rejected(rollback_dag):
+    rollback_dag.params.validate()
+    assert_flow(rollback_dag, ["wait_for_old_blue", "approve_switch_back", "switch_back", "verify"])
+    assert rollback_dag.get_task("rejected").upstream_task_ids == {"switch_back"}
+    approve = rollback_dag.get_task("approve_switch_back")
+    assert approve.defaults == ["Reject"] and approve.approvers == "{{ params.approvers | pprint }}"
+
+
 def test_teardown_form_and_flow(teardown_dag):
     teardown_dag.params.validate()
     assert_flow(teardown_dag, ["teardown", "delete_lag_dashboard"])
@@ -175,7 +311,7 @@ def test_teardown_form_and_flow(teardown_dag):
         resolve(teardown_dag, "green_cluster_id", "green'; DROP")
 
 
-@pytest.mark.parametrize(("value", "rendered"), [("11.8", "11.8"), ("11.10", "11.10"), (None, ""), ("", "")])
+@pytest.mark.parametrize(("value", "rendered"), [("11.8", "11.8"), ("11.10", "11.10"), (None, None), ("", "")])
 def test_a_target_engine_version_reaches_the_tasks_as_the_string_typed(dag, value, rendered):
     """The DAG renders native objects: 11.8 would arrive as a float, 11.10 as 11.1."""
     task = dag.get_task("upgrade_green")

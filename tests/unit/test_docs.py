@@ -38,6 +38,8 @@ PAGES = {
     "publish_qa_clone.md": "aurora_bluegreen.operators.qa.PublishQaCloneOperator",
     "retire_qa_clones.md": "aurora_bluegreen.operators.qa.RetireQaClonesOperator",
     "upgrade_green.md": "aurora_bluegreen.operators.upgrade.UpgradeGreenOperator",
+    "approval.md": "aurora_bluegreen.operators.approval.CutoverApprovalOperator",
+    "snapshot.md": "aurora_bluegreen.operators.snapshot.ClusterSnapshotOperator",
 }
 # Base-class arguments a page may document because the class changes their default.
 BASE_ARGUMENTS = {"poke_interval", "timeout"}

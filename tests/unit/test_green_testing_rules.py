@@ -219,7 +219,8 @@ def test_the_approval_body_shows_migrations_and_checks(deployment_dag_module):
                 "port": 1,
                 "coordinates": {"position": {"file": "f", "position": 4}},
             },
-            "wait_for_catch_up": {
+            "wait_after_migrations": {
+                "observed_at": "2026-12-02 03:30:00 UTC",
                 "seconds_behind": 0,
                 "read_position": {"file": "f", "position": 9},
                 "exec_position": {"file": "f", "position": 9},
@@ -242,6 +243,7 @@ def test_the_approval_body_shows_migrations_and_checks(deployment_dag_module):
     template = module.dag.get_template_env().from_string(module.APPROVAL_BODY)
     params = {name: f"<{name}>" for name in module.dag.params}
     body = template.render(ti=ti, params=params)
+    assert "| Figures taken at | 2026-12-02 03:30:00 UTC |" in body
     assert "| `m.sql` | 1 | `ALTER TABLE t ADD c INT` | 3.0 |" in body
     assert "| Blue's engine | 10.11.19-MariaDB |" in body
     assert "| Green's engine | 11.8.9-MariaDB (upgraded here) |" in body

@@ -4,6 +4,11 @@ Configured through environment variables only, so nothing needs a manual step an
 outside the home directory is touched. The metadata database is SQLite: in 3.3.2 the
 LocalExecutor runs on it (``airflow standalone`` does the same), so no database server is needed.
 
+Every listener is on 127.0.0.1: the api-server by ``[api] host``; the log servers that the
+scheduler and the triggerer would start on all interfaces (Airflow 3.3 has no setting for their
+address) are not started (``--skip-serve-logs``). They exist for workers on other machines; here
+every log file is on the api-server's own disk, where it reads them.
+
 Each component runs in its own session (``start_new_session=True``). ``airflow standalone``
 orphans its children on SIGTERM and the scheduler may ignore SIGTERM, so ``stop`` signals whole
 process groups and then sweeps the sessions: task processes move to their own process group
@@ -30,7 +35,6 @@ import httpx
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient, poll_until
 from aurora_bluegreen.demo.processes import (
-    free_port,
     pids_in_sessions,
     port_is_free,
     runs_a_stack_program,
@@ -76,8 +80,10 @@ class AirflowStack:
     """Starts and stops one Airflow installation rooted at ``home``.
 
     ``dag_folders[0]`` is ``[core] dags_folder``; further folders become extra local DAG bundles
-    (the e2e tests use one for throwaway DAGs). ``celery_stack.CeleryStack`` adds the servers and
-    workers of a distributed Airflow through the hooks marked "for subclasses".
+    (the e2e tests use one for throwaway DAGs). ``users`` adds simple-auth-manager users beside
+    the admin (name to role: viewer, user, op or admin); the api-server generates their passwords.
+    ``celery_stack.CeleryStack`` adds the servers and workers of a distributed Airflow through the
+    hooks marked "for subclasses".
     """
 
     executor = "LocalExecutor"
@@ -90,6 +96,7 @@ class AirflowStack:
         dag_folders: Sequence[Path] | None = None,
         parallelism: int = DEFAULT_PARALLELISM,
         venv_bin: Path | None = None,
+        users: Mapping[str, str] | None = None,
     ) -> None:
         self.repo_root = Path(repo_root).resolve()
         self.home = Path(home or self.repo_root / ".demo" / "airflow").resolve()
@@ -99,10 +106,7 @@ class AirflowStack:
         # The console script runs from the venv's bin, and so must ``airflow`` and every process
         # Airflow itself spawns by name.
         self.venv_bin = Path(venv_bin or Path(sys.executable).parent)
-        # The log servers default to fixed ports 8793/8794; two stacks (a demo left running and
-        # the e2e tests) must not fight over them.
-        self._worker_log_port = free_port()
-        self._trigger_log_port = free_port()
+        self.users = {ADMIN_USER: "admin", **(users or {})}
         self.startup: StartupTimes | None = None
         self._processes: dict[str, subprocess.Popen] = {}
 
@@ -137,8 +141,14 @@ class AirflowStack:
             write_private(self.password_file, json.dumps(passwords) + "\n")
         return passwords[ADMIN_USER]
 
-    def client(self) -> AirflowRestClient:
-        return AirflowRestClient(self.url, ADMIN_USER, self.admin_password())
+    def user_password(self, user: str) -> str:
+        """The password the api-server generated for one of ``users`` (it writes them at start)."""
+        if user == ADMIN_USER:
+            return self.admin_password()
+        return json.loads(self.password_file.read_text())[user]
+
+    def client(self, user: str = ADMIN_USER) -> AirflowRestClient:
+        return AirflowRestClient(self.url, user, self.user_password(user))
 
     # -- configuration ----------------------------------------------------------------------------
 
@@ -160,7 +170,9 @@ class AirflowStack:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                    f"{name}:{role}" for name, role in self.users.items()
+                ),
                 # Every component and every task process must share these, or the task's calls to
                 # the execution API are refused with 403 and logs cannot be read.
                 "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
@@ -169,8 +181,6 @@ class AirflowStack:
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__PORT": str(self.port),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self._worker_log_port),
-                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self._trigger_log_port),
                 "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
                 # A new or edited DAG file shows up within seconds instead of minutes.
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -244,7 +254,11 @@ class AirflowStack:
             self._migrate(env)
             migrated = time.monotonic()
             for component in COMPONENTS:
-                self._spawn(component, [str(self.venv_bin / "airflow"), component], env)
+                self._spawn(
+                    component,
+                    [str(self.venv_bin / "airflow"), component, *_COMPONENT_OPTIONS.get(component, ())],
+                    env,
+                )
             self._spawn_workers(env)
             self._record_pids()
             client = self._wait_until_healthy(timeout=began + timeout - time.monotonic())
@@ -420,6 +434,9 @@ class AirflowStack:
                     f"{tail(self.component_log(component))}"
                 )
 
+
+# The log servers would listen on every interface (see the module's docstring).
+_COMPONENT_OPTIONS = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
 
 # The parts of /api/v2/monitor/health that must all say "healthy" before the stack is usable.
 _HEALTH_PARTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")

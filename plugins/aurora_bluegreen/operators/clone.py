@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator
 from aurora_bluegreen import validation
 from aurora_bluegreen.control_plane.clone_progress import clone_progress
 from aurora_bluegreen.errors import ClusterStateError, WaitTimedOut
+from aurora_bluegreen.links import AuroraClusterLink
 from aurora_bluegreen.models import CloneResult, CloneSpec
 from aurora_bluegreen.ownership import ownership_tags
 from aurora_bluegreen.timing import Stopwatch
@@ -38,6 +39,7 @@ class CloneClusterOperator(BaseOperator):
         "control_plane_conn_id",
     )
     ui_color = "#d6f5d6"
+    operator_extra_links = (AuroraClusterLink(),)
 
     def __init__(
         self,
@@ -93,9 +95,9 @@ class CloneClusterOperator(BaseOperator):
         )
         self._reused = existing is not None
         if clone_progress(backend, spec.cluster_id).ready:
-            return self._result(backend)
+            return self._result(context, backend)
         if not self.deferrable:
-            return self._wait_here(backend)
+            return self._wait_here(context, backend)
         from aurora_bluegreen.triggers.clone_ready import CloneReadyTrigger
 
         self.defer(
@@ -113,19 +115,29 @@ class CloneClusterOperator(BaseOperator):
         if event.get("status") != "ready":
             raise ClusterStateError(event.get("message", f"clone {self.cluster_id} did not become ready"))
         self._reused = reused
-        return self._result(get_backend(self.control_plane_conn_id))
+        return self._result(context, get_backend(self.control_plane_conn_id))
 
-    def _wait_here(self, backend: Any) -> dict[str, Any]:
+    def _wait_here(self, context: Any, backend: Any) -> dict[str, Any]:
         watch = Stopwatch()
         while True:
             progress = clone_progress(backend, self.cluster_id)
             if progress.ready:
-                return self._result(backend)
+                return self._result(context, backend)
             if progress.dead_end or watch.seconds > self.wait_timeout:
                 raise WaitTimedOut(f"{progress.summary()} after {self.wait_timeout}s")
             time.sleep(self.poll_interval)
 
-    def _result(self, backend: Any) -> dict[str, Any]:
+    def _result(self, context: Any, backend: Any) -> dict[str, Any]:
+        from aurora_bluegreen.control_plane.aurora import AuroraBackend
+
+        if isinstance(backend, AuroraBackend):  # the sandbox has no console to link to
+            AuroraClusterLink.persist(
+                context=context,
+                operator=self,
+                region_name=backend.rds.region,
+                aws_partition=backend.rds.hook.conn_partition,
+                cluster_id=self.cluster_id,
+            )
         info = backend.describe(self.cluster_id)
         coordinates = backend.clone_coordinates(self.cluster_id)
         result = CloneResult(

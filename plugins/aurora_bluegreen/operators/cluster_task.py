@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator, BaseSensorOperator
 
 from aurora_bluegreen import validation
 from aurora_bluegreen.operators.cluster_access import ClusterAccess
+from aurora_bluegreen.params import require_native_rendering
 
 
 class _ReachesClusters:
@@ -35,6 +36,10 @@ class _ReachesClusters:
         self.admin_conn_id = admin_conn_id
         self.dialect = dialect
         self._cluster_access: ClusterAccess | None = None
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        require_native_rendering(self)
+        super().render_template_fields(context, jinja_env)  # type: ignore[misc]
 
     def _access(self) -> ClusterAccess:
         """One per task run: it caches the backend and the master user's connection."""

@@ -6,15 +6,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-
 from aurora_bluegreen import validation
-from aurora_bluegreen.control_plane.aws_calls import aws_call, skip_unless_aws
 from aurora_bluegreen.errors import AwsCallFailed
 from aurora_bluegreen.links import BinlogLagDashboardLink
+from aurora_bluegreen.operators.aws_base import LazyAwsOperator, aws_template_fields
 
 LAG_METRIC = "AuroraBinlogReplicaLag"
 
@@ -61,8 +56,8 @@ def dashboard_body(region: str, writer_instance_id: str, period: int = 60) -> di
     }
 
 
-class _LagDashboardOperator(AwsBaseOperator[AwsBaseHook]):
-    aws_hook_class = AwsBaseHook
+class _LagDashboardOperator(LazyAwsOperator):
+    aws_hook_class_path = "airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook"
     template_fields: Sequence[str] = aws_template_fields("writer_instance_id")
 
     def __init__(self, *, writer_instance_id: str, **kwargs: Any) -> None:
@@ -98,6 +93,10 @@ class BinlogLagDashboardOperator(_LagDashboardOperator):
         self.period = period
 
     def execute(self, context: Any) -> dict[str, str]:
+        from airflow.providers.amazon.aws.hooks.rds import RdsHook
+
+        from aurora_bluegreen.control_plane.aws_calls import aws_call, skip_unless_aws
+
         skip_unless_aws(self.aws_conn_id, "a CloudWatch dashboard")
         name = self._name()
         region = self.hook.conn_region_name
@@ -136,6 +135,8 @@ class DeleteBinlogLagDashboardOperator(_LagDashboardOperator):
     ui_color = "#ead1dc"
 
     def execute(self, context: Any) -> str | None:
+        from aurora_bluegreen.control_plane.aws_calls import aws_call, skip_unless_aws
+
         skip_unless_aws(self.aws_conn_id, "a CloudWatch dashboard")
         name = self._name()
         try:

@@ -10,24 +10,19 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import conf
+from airflow.sdk import conf
 
 from aurora_bluegreen import validation
-from aurora_bluegreen.control_plane.aurora import AuroraBackend
-from aurora_bluegreen.control_plane.aws_calls import skip_unless_aws
 from aurora_bluegreen.errors import ClusterStateError
 from aurora_bluegreen.links import AuroraClusterLink
 from aurora_bluegreen.models import InstanceInfo
+from aurora_bluegreen.operators.aws_base import LazyAwsOperator, aws_template_fields
 from aurora_bluegreen.ownership import DAG_RUN_TAG, reader_tags, require_ours
 from aurora_bluegreen.readers import MAX_READERS, ReaderPlacement, place_readers, reader_ids
 from aurora_bluegreen.timing import logged_step
-from aurora_bluegreen.triggers.readers_available import ReadersAvailableTrigger
 
 
-class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
+class AuroraReadersOperator(LazyAwsOperator):
     """Give green ``reader_count`` Aurora readers across its subnet group's zones, and wait for them.
 
     Idempotent: readers this tool added earlier are kept and counted; an instance with a reader's
@@ -43,7 +38,7 @@ class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
     :return: ``{"cluster_id": ..., "readers": [{"instance_id", "zone", "created"}]}``
     """
 
-    aws_hook_class = RdsHook
+    aws_hook_class_path = "airflow.providers.amazon.aws.hooks.rds.RdsHook"
     template_fields: Sequence[str] = aws_template_fields("cluster_id", "reader_count", "instance_class")
     operator_extra_links = (AuroraClusterLink(),)
     ui_color = "#d9ead3"
@@ -74,6 +69,9 @@ class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
         if count == 0:
             self.log.info("No readers asked for green %s", self.cluster_id)
             return {"cluster_id": self.cluster_id, "readers": []}
+        from aurora_bluegreen.control_plane.aurora import AuroraBackend
+        from aurora_bluegreen.control_plane.aws_calls import skip_unless_aws
+
         skip_unless_aws(self.aws_conn_id, "Aurora reader instances")
         validation.cluster_identifier("cluster_id", self.cluster_id)
 
@@ -108,7 +106,7 @@ class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
         }
         return self._wait([p.instance_id for p in placements], result)
 
-    def _plan(self, backend: AuroraBackend, ids: list[str]) -> tuple[list[ReaderPlacement], InstanceInfo]:
+    def _plan(self, backend: Any, ids: list[str]) -> tuple[list[ReaderPlacement], InstanceInfo]:
         """Where each reader goes, and green's writer (whose class new readers take by default)."""
         instances = backend.instances(self.cluster_id)
         writer = next((instance for instance in instances if instance.is_writer), None)
@@ -132,6 +130,8 @@ class AuroraReadersOperator(AwsBaseOperator[RdsHook]):
 
     def _wait(self, ids: list[str], result: dict[str, Any]) -> dict[str, Any]:
         if self.deferrable:
+            from aurora_bluegreen.triggers.readers_available import ReadersAvailableTrigger
+
             self.defer(
                 trigger=ReadersAvailableTrigger(
                     instance_ids=ids,

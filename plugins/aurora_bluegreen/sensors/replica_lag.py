@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -16,7 +17,8 @@ from aurora_bluegreen.operators.cluster_task import ClusterSensor
 class ReplicaLagSensor(ClusterSensor):
     """Succeed when both replication threads run and ``Seconds_Behind`` <= ``max_lag_seconds``.
 
-    The lag is logged at every poll. A stopped thread fails the task at once with the server's
+    The lag is logged on the first poll, on every change of state and once a minute between
+    (``catchup.LagLog``), here and in the trigger. A stopped thread fails the task at once with the server's
     ``Last_*_Error`` text, without waiting out the timeout. The lag in seconds is what people read;
     the cutover itself checks exact binlog positions, never this number.
 
@@ -32,11 +34,13 @@ class ReplicaLagSensor(ClusterSensor):
         green_cluster_id: str,
         max_lag_seconds: float = 5,
         deferrable: bool = True,
+        lag_log_seconds: float = 60.0,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 2)
         kwargs.setdefault("timeout", 6 * 3600)
         super().__init__(**kwargs)
+        self.lag_log_seconds = lag_log_seconds
         self.green_cluster_id = green_cluster_id
         self.max_lag_seconds = max_lag_seconds
         self.deferrable = deferrable
@@ -62,13 +66,14 @@ class ReplicaLagSensor(ClusterSensor):
                 dialect=self.dialect,
                 control_plane_conn_id=self.control_plane_conn_id,
                 cluster=f"green {self.green_cluster_id}",
+                lag_log_seconds=self.lag_log_seconds,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout + 60),
         )
 
     def poke(self, context: Any) -> bool:
-        from aurora_bluegreen.catchup import LagState, lag_verdict
+        from aurora_bluegreen.catchup import LagLog, LagState, lag_verdict, observed
 
         try:
             status = self._hook().replica_status()
@@ -77,8 +82,11 @@ class ReplicaLagSensor(ClusterSensor):
                 f"cannot read replication status on green {self.green_cluster_id}: {error}"
             ) from None
         verdict = lag_verdict(status, self.max_lag_seconds)
-        self.log.info("Green %s: %s", self.green_cluster_id, verdict.message)
-        self._last_status = status.to_dict() if status else None
+        if not hasattr(self, "_lag_log"):
+            self._lag_log = LagLog(self.lag_log_seconds)
+        if self._lag_log.wanted(verdict, time.monotonic()):
+            self.log.info("Green %s: %s", self.green_cluster_id, verdict.message)
+        self._last_status = observed(status, datetime.now(timezone.utc))
         if verdict.state in (LagState.BROKEN, LagState.NOT_CONFIGURED):
             raise AirflowFailException(f"replication on {self.green_cluster_id} is broken: {verdict.message}")
         return verdict.state == LagState.CAUGHT_UP

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -22,6 +23,7 @@ class ReplicaLagTrigger(BaseTrigger):
         dialect: str | None = None,
         control_plane_conn_id: str | None = None,
         cluster: str | None = None,
+        lag_log_seconds: float = 60.0,
     ) -> None:
         super().__init__()
         self.cluster = cluster
@@ -34,6 +36,7 @@ class ReplicaLagTrigger(BaseTrigger):
         self.timeout = timeout
         self.dialect = dialect
         self.control_plane_conn_id = control_plane_conn_id
+        self.lag_log_seconds = lag_log_seconds
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -48,13 +51,14 @@ class ReplicaLagTrigger(BaseTrigger):
                 "dialect": self.dialect,
                 "control_plane_conn_id": self.control_plane_conn_id,
                 "cluster": self.cluster,
+                "lag_log_seconds": self.lag_log_seconds,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow.sdk import BaseHook
 
-        from aurora_bluegreen.catchup import lag_verdict
+        from aurora_bluegreen.catchup import LagLog, lag_verdict, observed
         from aurora_bluegreen.control_plane.factory import backend_for_connection
         from aurora_bluegreen.control_plane.master_user import with_master_user_secret
         from aurora_bluegreen.hooks.cluster_sql import ClusterSqlHook
@@ -75,17 +79,19 @@ class ReplicaLagTrigger(BaseTrigger):
             cluster=self.cluster,
         )
         deadline = time.monotonic() + self.timeout
+        lag_log = LagLog(self.lag_log_seconds)
         while True:
             # The driver blocks; a thread keeps the triggerer's shared event loop free.
             status = await asyncio.to_thread(hook.replica_status)
             verdict = lag_verdict(status, self.max_lag_seconds)
-            self.log.info("Green %s:%s: %s", self.host, self.port, verdict.message)
+            if lag_log.wanted(verdict, time.monotonic()):
+                self.log.info("Green %s:%s: %s", self.host, self.port, verdict.message)
             if verdict.is_final:
                 yield TriggerEvent(
                     {
                         "status": verdict.state.value,
                         "message": verdict.message,
-                        "replica": status.to_dict() if status else None,
+                        "replica": observed(status, datetime.now(timezone.utc)),
                     }
                 )
                 return
@@ -94,7 +100,7 @@ class ReplicaLagTrigger(BaseTrigger):
                     {
                         "status": "timeout",
                         "message": f"still lagging after {self.timeout}s: {verdict.message}",
-                        "replica": status.to_dict() if status else None,
+                        "replica": observed(status, datetime.now(timezone.utc)),
                     }
                 )
                 return
