@@ -23,6 +23,7 @@ from airflow.sdk import DAG, Param
 from aurora_bluegreen.notifications import approval_notifiers_from_env
 from aurora_bluegreen.operators.checks import RunChecksOperator, checks_markdown
 from aurora_bluegreen.operators.clone import CloneClusterOperator
+from aurora_bluegreen.operators.cluster_lock import hold_for_the_run
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.operators.dashboard import BinlogLagDashboardOperator
 from aurora_bluegreen.operators.migrations import ApplyMigrationsOperator, migrations_markdown
@@ -176,7 +177,6 @@ with DAG(
     description="Clone blue into green, replicate, approve, cut over with a bounded write freeze",
     schedule=None,
     catchup=False,
-    max_active_runs=1,
     render_template_as_native_obj=True,
     user_defined_filters={"migrations_table": migrations_markdown, "checks_table": checks_markdown},
     tags=["aurora", "blue-green"],
@@ -417,3 +417,4 @@ with DAG(
     replicate >> lag_dashboard  # a leaf: skipped on the sandbox without skipping the chain
     wait_for_catch_up >> migrate >> wait_after_migrations >> checks >> add_readers >> approve
     approve >> cutover >> verify
+    hold_for_the_run(param("blue_cluster_id"), [check_sql_files, preflight], verify)

@@ -13,6 +13,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param
 
 from aurora_bluegreen.notifications import approval_notifiers_from_env
+from aurora_bluegreen.operators.cluster_lock import hold_for_the_run
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.params import (
     CLUSTER_ID_SCHEMA,
@@ -45,7 +46,6 @@ with DAG(
     description="Switch the application back from green to old blue, over reverse replication",
     schedule=None,
     catchup=False,
-    max_active_runs=1,
     render_template_as_native_obj=True,
     tags=["aurora", "blue-green"],
     doc_md=__doc__,
@@ -103,3 +103,4 @@ with DAG(
     )
 
     wait_for_old_blue >> approve >> switch_back >> verify
+    hold_for_the_run(param("blue_cluster_id"), wait_for_old_blue, verify)

@@ -44,6 +44,7 @@ def get_provider_info() -> dict:
                     "aurora_bluegreen.operators.teardown",
                     "aurora_bluegreen.operators.qa",
                     "aurora_bluegreen.operators.cluster_task",
+                    "aurora_bluegreen.operators.cluster_lock",
                 ],
             }
         ],

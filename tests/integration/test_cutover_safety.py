@@ -697,7 +697,9 @@ def test_replication_setup_killed_after_a_step_then_retried_converges(
     real_sql = ClusterAccess.sql
     with monkeypatch.context() as patch:
         patch.setattr(
-            ClusterAccess, "sql", lambda self, cluster_id, role: KillAfter(real_sql(self, cluster_id, role), method)
+            ClusterAccess,
+            "sql",
+            lambda self, cluster_id, role: KillAfter(real_sql(self, cluster_id, role), method),
         )
         with pytest.raises(WorkerKilled):
             StartBinlogReplicationOperator(**arguments).execute({})
