@@ -36,6 +36,13 @@ def main(argv: list[str]) -> int:
         help=f"the sandbox's database server (default: {DEFAULT_ENGINE}, as Aurora is MySQL; "
         "mariadb is the machine's own and needs no Debian root)",
     )
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        default=0,
+        metavar="N",
+        help="deploy N sandbox blues, each under its own load, with the fleet DAG in waves of 2",
+    )
     parser.add_argument("--stop", action="store_true", help="stop a demo left running, then exit")
     parser.add_argument("--repo", type=Path, default=None, help="the repository (default: found from here)")
     args = parser.parse_args(argv)
@@ -44,15 +51,21 @@ def main(argv: list[str]) -> int:
     from aurora_bluegreen.demo.runner import Demo, DemoOptions
 
     repo_root = args.repo or find_repo_root()
-    demo = Demo(
-        DemoOptions(
-            repo_root=repo_root,
-            keep_running=args.keep_running,
-            rate=args.rate,
-            port=args.port,
-            engine=args.engine,
-        )
+    options = DemoOptions(
+        repo_root=repo_root,
+        keep_running=args.keep_running,
+        rate=args.rate,
+        port=args.port,
+        engine=args.engine,
     )
+    if args.fleet < 0 or args.fleet == 1:
+        parser.error("--fleet takes 2 or more blues (one blue is the plain demo)")
+    if args.fleet:
+        from aurora_bluegreen.demo.fleet import FleetDemo
+
+        demo: Demo = FleetDemo(options, size=args.fleet)
+    else:
+        demo = Demo(options)
     if args.stop:
         demo.stop()
         return 0
