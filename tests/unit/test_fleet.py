@@ -149,6 +149,9 @@ def test_the_dag_deploys_waves_one_after_the_other(fleet_dag):
     assert hold.upstream_task_ids == {"plan"} and "wave_1_members" in hold.downstream_task_ids
     assert release.is_teardown and "summary" in release.upstream_task_ids
     assert "blue_cluster_ids" in hold.cluster_ids
+    # Who is asked: each approval asks only when the form chose its kind, and skips itself otherwise.
+    assert fleet_dag.get_task("approve_wave_1").asked == "{{ params.approval == 'wave' }}"
+    assert fleet_dag.get_task("wave_1.approve_cluster").asked == "{{ params.approval == 'cluster' }}"
 
 
 def test_the_cap_on_parallel_cutovers_is_configuration(monkeypatch):
@@ -178,3 +181,13 @@ def test_the_form_rejects(fleet_dag, name, value):
 def test_the_form_defaults_are_valid(fleet_dag):
     fleet_dag.params.validate()
     plan_waves(fleet_dag.params["clusters"], fleet_dag.params["wave_size"])
+
+
+def test_the_approval_not_asked_skips_itself():
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from aurora_bluegreen.operators.fleet import AskedApprovalOperator
+
+    approval = AskedApprovalOperator(task_id="approve", subject="Cut over?", asked=False)
+    with pytest.raises(AirflowSkipException, match="per wave or per cluster"):
+        approval.execute({})

@@ -87,9 +87,13 @@ class FleetDemo(Demo):
                 ti = request["task_instance"]
                 if (ti["task_id"], ti["map_index"]) in answered:
                     continue
-                answered.add((ti["task_id"], ti["map_index"]))
                 self.say(f"approval requested: {request['subject']!r}; approving")
-                client.answer_when_settled(request, ["Approve"], self.options.approval_settle_seconds)
+                try:
+                    client.answer_when_settled(request, ["Approve"], self.options.approval_settle_seconds)
+                except AirflowRestError as error:  # the task moved on meanwhile: look again next poll
+                    self.say(f"  not answered yet ({error}); trying again")
+                    continue
+                answered.add((ti["task_id"], ti["map_index"]))
             return client.finished_run(FLEET_DAG_ID, run_id)
 
         run = self._follow(client, run_id, approve_or_finish, "the fleet run to finish")

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from aurora_bluegreen.fleet import MAX_WAVES
 
@@ -139,8 +140,6 @@ def fleet_waves(shared: dict[str, Any], approval: str, after: Any) -> list[Any]:
     :param shared: what every member's tasks take from the form (templates: connections, limits).
     :param approval: a template rendering to ``wave`` or ``cluster``: who is asked.
     """
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
-    from airflow.providers.standard.operators.python import ShortCircuitOperator
 
     from aurora_bluegreen.notifications import approval_notifiers_from_env
 
@@ -152,20 +151,15 @@ def fleet_waves(shared: dict[str, Any], approval: str, after: Any) -> list[Any]:
             wave_size=shared["wave_size"],
             wave=wave,
         )
-        wave_asked = ShortCircuitOperator(
-            task_id=f"approval_per_wave_{wave}",
-            python_callable=_is,
-            op_args=[approval, "wave"],
-            ignore_downstream_trigger_rules=False,
-        )
-        approve_wave = ApprovalOperator(
+        approve_wave = AskedApprovalOperator(
             task_id=WAVE_APPROVAL.format(wave=wave),
+            asked=_when(approval, "wave"),
             subject=f"Cut over wave {wave} of the fleet?",
             body=approval_body(WAVE_BODY, wave),
             notifiers=approval_notifiers_from_env(),
         )
         deployed = _wave_group(wave, shared, approval, approve_wave).expand_kwargs(members.output)
-        previous >> members >> wave_asked >> approve_wave
+        previous >> members >> approve_wave
         waves.append(deployed)
         previous = deployed
     return waves
@@ -173,8 +167,6 @@ def fleet_waves(shared: dict[str, Any], approval: str, after: Any) -> list[Any]:
 
 def _wave_group(wave: int, shared: dict[str, Any], approval: str, approve_wave: Any) -> Any:
     """The mapped task group of one wave: one member's deployment, from clone to verify."""
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
-    from airflow.providers.standard.operators.python import ShortCircuitOperator
     from airflow.sdk import task_group
 
     from aurora_bluegreen.notifications import approval_notifiers_from_env
@@ -217,14 +209,9 @@ def _wave_group(wave: int, shared: dict[str, Any], approval: str, approve_wave: 
             poke_interval=2,
             **planes,
         )
-        cluster_asked = ShortCircuitOperator(
-            task_id="approval_per_cluster",
-            python_callable=_is,
-            op_args=[approval, "cluster"],
-            ignore_downstream_trigger_rules=False,
-        )
-        approve_cluster = ApprovalOperator(
+        approve_cluster = AskedApprovalOperator(
             task_id="approve_cluster",
+            asked=_when(approval, "cluster"),
             subject=f"Cut over a cluster of wave {wave} of the fleet?",
             body=approval_body(CLUSTER_BODY, wave),
             notifiers=approval_notifiers_from_env(),
@@ -250,14 +237,36 @@ def _wave_group(wave: int, shared: dict[str, Any], approval: str, approve_wave: 
         verify = VerifyCutoverOperator(
             task_id="verify", freeze_method=shared["freeze_method"], **pair, **planes
         )
-        clone >> facts >> replicate >> caught_up >> [approve_wave, cluster_asked]
-        cluster_asked >> approve_cluster >> cutover
+        clone >> facts >> replicate >> caught_up >> [approve_wave, approve_cluster]
+        approve_cluster >> cutover
         approve_wave >> cutover >> verify
         return verify
 
     return deploy
 
 
-def _is(value: str, wanted: str) -> bool:
-    """Whether the form chose ``wanted`` (a short-circuit: False skips the approval not asked)."""
-    return value == wanted
+def _when(approval: str, kind: str) -> str:
+    """A template rendering to whether the form's ``approval`` template chose ``kind``."""
+    return approval.replace("}}", f"== '{kind}' }}}}")
+
+
+class AskedApprovalOperator(ApprovalOperator):
+    """An approval that asks only when ``asked`` renders true, and skips itself otherwise.
+
+    Skipping itself rather than being skipped by a short-circuit upstream: inside a mapped task
+    group a short-circuit does not skip the mapped tasks after it (seen on Airflow 3.3: the
+    per-cluster approvals were asked anyway).
+    """
+
+    template_fields: Sequence[str] = (*ApprovalOperator.template_fields, "asked")
+
+    def __init__(self, *, asked: str | bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.asked = asked
+
+    def execute(self, context: Any) -> Any:
+        if not self.asked:
+            raise AirflowSkipException(
+                "this fleet's approval is asked the other way (per wave or per cluster)"
+            )
+        return super().execute(context)
