@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from aurora_bluegreen.demo.airflow_rest import AirflowRestClient
+from aurora_bluegreen.demo.report import seconds_between
 from aurora_bluegreen.demo.runner import Demo, default_conf
+from aurora_bluegreen.errors import AirflowRestError
 from aurora_bluegreen.models import ClusterInfo
 from aurora_bluegreen.sandbox.load import LoadGenerator, missing_writes
 
@@ -117,8 +119,7 @@ class FleetDemo(Demo):
                 f"{counters.max_ack_gap_ms:.0f} ms, acknowledged {counters.acknowledged}, missing: {missing}"
             )
             ok = ok and missing == 0 and counters.acknowledged > 0 and row.get("state") == "cut over"
-        lines.append(
-            f"  wall time from trigger to end: {self._seconds(run):.1f} s (approvals answered at once)"
-        )
+        wall = seconds_between(run["queued_at"], run["end_date"]) or 0.0
+        lines.append(f"  wall time from trigger to end: {wall:.1f} s (approvals answered at once)")
         self._say("\n".join(lines))
         return ok
