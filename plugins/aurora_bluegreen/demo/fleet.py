@@ -101,9 +101,11 @@ class FleetDemo(Demo):
         run = self._follow(client, run_id, approve_or_finish, "the fleet run to finish")
         self.say(f"run {run['state']}")
         summaries = {blue: load.stop() for blue, load in loads.items()}
-        rows = {
-            row["blue_cluster_id"]: row for row in client.xcom_value(FLEET_DAG_ID, run_id, "summary") or []
-        }
+        try:
+            summary = client.xcom_value(FLEET_DAG_ID, run_id, "summary")
+        except AirflowRestError:  # the summary never ran: the run failed before it
+            summary = []
+        rows = {row["blue_cluster_id"]: row for row in summary}
         ok = run["state"] == "success"
         lines = [f"\nFleet run {run_id}: {run['state']}", f"  engine: {self.sandbox.engine.version}"]
         for m in self.members:

@@ -127,6 +127,10 @@ class Demo:
 
     def _start_airflow(self, blue: ClusterInfo) -> AirflowRestClient:
         client = self.stack.start(connections=self._connections(blue), wait_for_dags=[self.dag_id])
+        # Runs an interrupted demo left active would hold their blue for ever: the sandbox they
+        # worked on was just removed, so they are void.
+        for stale in client.fail_active_runs():
+            self.say(f"airflow: marked an earlier demo's run {stale} failed (its sandbox is gone)")
         self.say(
             f"airflow: up at {self.stack.url} in {self.stack.startup.total:.1f}s "
             f"(user {ADMIN_USER}, password in {self.stack.password_file})"
