@@ -59,9 +59,17 @@ class _BlueClustersTask(BaseOperator):
         ti = context["ti"]
 
         def is_active(run: RunRef) -> bool:
+            from airflow.sdk.exceptions import AirflowRuntimeError
+
             from aurora_bluegreen.cluster_lock import ACTIVE_RUN_STATES
 
-            return ti.get_dagrun_state(run.dag_id, run.run_id) in ACTIVE_RUN_STATES
+            try:
+                return ti.get_dagrun_state(run.dag_id, run.run_id) in ACTIVE_RUN_STATES
+            except AirflowRuntimeError as error:
+                # A run deleted from Airflow holds nothing; any other error must not free a blue.
+                if (error.error.detail or {}).get("status_code") == 404:
+                    return False
+                raise
 
         return ClusterLock(_VariableClaims(), is_active), RunRef(ti.dag_id, ti.run_id)
 
