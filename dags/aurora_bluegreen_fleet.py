@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
-from aurora_bluegreen.fleet import MAX_WAVES, approval_table
+from aurora_bluegreen.fleet import MAX_WAVES
 from aurora_bluegreen.operators.cluster_lock import hold_for_the_run
-from aurora_bluegreen.operators.fleet import FleetSummaryOperator, PlanFleetOperator, fleet_waves
+from aurora_bluegreen.operators.fleet import FILTERS, FleetSummaryOperator, PlanFleetOperator, fleet_waves
 from aurora_bluegreen.params import CLUSTER_ID_SCHEMA, REPOINT_SCHEMA, connection_params, freeze_params, param
 
 MEMBER_SCHEMA = {
@@ -56,7 +56,7 @@ with DAG(
     schedule=None,
     catchup=False,
     render_template_as_native_obj=True,
-    user_defined_filters={"fleet_approval_table": approval_table},
+    user_defined_filters=FILTERS,
     tags=["aurora", "blue-green", "fleet"],
     doc_md=__doc__,
     params={

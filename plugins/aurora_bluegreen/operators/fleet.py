@@ -17,7 +17,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from aurora_bluegreen.fleet import MAX_WAVES
+from aurora_bluegreen.fleet import MAX_WAVES, approval_table
 
 WAVE_APPROVAL = "approve_wave_{wave}"
 CLUSTER_APPROVAL = "wave_{wave}.approve_cluster"
@@ -70,7 +70,7 @@ class FleetSummaryOperator(_FleetTask):
     """Each cluster's state, freeze, missing events and rollback; fails if any cutover failed."""
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        from aurora_bluegreen.fleet import FleetMember, fleet_problem, outcome, plan_waves, summary_table
+        from aurora_bluegreen.fleet import fleet_problem, outcome, plan_waves, summary_table
 
         ti = context["ti"]
         outcomes = []
@@ -83,7 +83,7 @@ class FleetSummaryOperator(_FleetTask):
                 )
                 report = self._one(ti, CUTOVER.format(wave=number), index)
                 failure = self._one(ti, CUTOVER.format(wave=number), index, key="failure")
-                outcomes.append(outcome(number, FleetMember(**member.to_dict()), report, failure, rejected))
+                outcomes.append(outcome(number, member, report, failure, rejected))
         self.log.info("Fleet of %d cluster(s):\n%s", len(outcomes), summary_table(outcomes))
         result = [item.to_dict() for item in outcomes]
         problem = fleet_problem(outcomes)
@@ -107,6 +107,9 @@ def max_parallel_cutovers() -> int:
         raise ValueError(f"[aurora_bluegreen] fleet_max_parallel_cutovers={value} must be at least 1")
     return value
 
+
+# The Jinja filters the approvals' bodies use: the fleet DAG passes them as user_defined_filters.
+FILTERS = {"fleet_approval_table": approval_table}
 
 WAVE_BODY = """\
 {%- set members = ti.xcom_pull(task_ids='wave_WAVE_members') -%}
