@@ -191,3 +191,39 @@ def test_the_approval_not_asked_skips_itself():
     approval = AskedApprovalOperator(task_id="approve", subject="Cut over?", asked=False)
     with pytest.raises(AirflowSkipException, match="per wave or per cluster"):
         approval.execute({})
+
+
+class AnsweredTi:
+    """Approval answers by (task id, map index), as XCom holds them."""
+
+    def __init__(self, map_index, answers):
+        self.map_index, self.answers = map_index, answers
+
+    def xcom_pull(self, task_ids, map_indexes):
+        return self.answers.get((task_ids, map_indexes))
+
+
+@pytest.mark.parametrize(
+    ("map_index", "answers", "approved"),
+    [
+        (1, {("approve_wave_1", -1): {"chosen_options": ["Approve"]}}, True),
+        (1, {("wave_1.approve_cluster", 1): {"chosen_options": ["Approve"]}}, True),
+        # Another member's answer is not this member's.
+        (1, {("wave_1.approve_cluster", 0): {"chosen_options": ["Approve"]}}, False),
+        (0, {("wave_1.approve_cluster", 0): {"chosen_options": ["Reject"]}}, False),
+        (0, {}, False),
+    ],
+)
+def test_a_fleet_cutover_goes_by_the_approval_that_was_asked(map_index, answers, approved):
+    from aurora_bluegreen.operators.cutover import CutoverOperator
+
+    cutover = CutoverOperator(
+        task_id="cutover",
+        blue_cluster_id="blue-1",
+        green_cluster_id="green-1",
+        replication_conn_id="repl",
+        control_plane_conn_id="cp",
+        admin_conn_id="admin",
+        approval_task_id=["approve_wave_1", "wave_1.approve_cluster"],
+    )
+    assert cutover._approved({"ti": AnsweredTi(map_index, answers)}) is approved
