@@ -127,7 +127,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=4)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--engine", default="mysql", choices=["mysql", "mariadb"])
-    # Sooner than this, Airflow 3.3.2 sometimes fails the approval it answers (FACTS.md; seen here at 2 s).
+    # Sooner than this, Airflow 3.3.2 sometimes fails the approval it answers (seen here at 2 s).
     parser.add_argument(
         "--settle",
         type=float,
