@@ -22,6 +22,7 @@ from aurora_bluegreen.notifications import approval_notifiers_from_env
 from aurora_bluegreen.operators.approval import CutoverApprovalOperator, RejectionNoticeOperator
 from aurora_bluegreen.operators.checks import RunChecksOperator, checks_markdown
 from aurora_bluegreen.operators.clone import CloneClusterOperator
+from aurora_bluegreen.operators.cluster_lock import hold_for_the_run
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.operators.dashboard import BinlogLagDashboardOperator
 from aurora_bluegreen.operators.migrations import ApplyMigrationsOperator, migrations_markdown
@@ -205,7 +206,6 @@ with DAG(
     description="Clone blue into green, replicate, approve, cut over with a bounded write freeze",
     schedule=None,
     catchup=False,
-    max_active_runs=1,
     render_template_as_native_obj=True,
     user_defined_filters={"migrations_table": migrations_markdown, "checks_table": checks_markdown},
     tags=["aurora", "blue-green"],
@@ -497,3 +497,4 @@ with DAG(
     wait_for_catch_up >> migrate >> wait_after_migrations >> checks >> add_readers >> approve
     approve >> cutover >> verify
     cutover >> rejected  # runs only when the approval skipped the cutover
+    hold_for_the_run(param("blue_cluster_id"), [check_sql_files, preflight], verify)

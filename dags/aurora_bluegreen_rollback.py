@@ -24,6 +24,7 @@ from airflow.sdk import DAG
 
 from aurora_bluegreen.notifications import approval_notifiers_from_env
 from aurora_bluegreen.operators.approval import CutoverApprovalOperator, RejectionNoticeOperator
+from aurora_bluegreen.operators.cluster_lock import hold_for_the_run
 from aurora_bluegreen.operators.cutover import CutoverOperator, VerifyCutoverOperator
 from aurora_bluegreen.params import (
     LONGEST_FREEZE_SECONDS,
@@ -69,7 +70,6 @@ with DAG(
     description="Switch the application back from green to old blue, over reverse replication",
     schedule=None,
     catchup=False,
-    max_active_runs=1,
     render_template_as_native_obj=True,
     tags=["aurora", "blue-green"],
     doc_md=__doc__,
@@ -136,3 +136,4 @@ with DAG(
 
     wait_for_old_blue >> approve >> switch_back >> verify
     switch_back >> rejected  # runs only when the approval skipped the switch back
+    hold_for_the_run(param("blue_cluster_id"), wait_for_old_blue, verify)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
+from aurora_bluegreen.operators.cluster_lock import hold_for_the_run
 from aurora_bluegreen.operators.dashboard import DeleteBinlogLagDashboardOperator
 from aurora_bluegreen.operators.teardown import TeardownDeploymentOperator
 from aurora_bluegreen.params import CLUSTER_ID_SCHEMA, connection_params, param
@@ -19,7 +20,6 @@ with DAG(
     description="Delete green (ours only), drop the replication user, restore blue's binlog retention",
     schedule=None,
     catchup=False,
-    max_active_runs=1,
     render_template_as_native_obj=True,
     tags=["aurora", "blue-green"],
     doc_md=__doc__,
@@ -50,3 +50,4 @@ with DAG(
     )
 
     teardown >> delete_dashboard
+    hold_for_the_run(param("blue_cluster_id"), teardown, delete_dashboard)

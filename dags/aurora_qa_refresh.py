@@ -27,6 +27,7 @@ from airflow.configuration import conf
 from airflow.sdk import DAG, Param
 
 from aurora_bluegreen.operators.clone import CloneClusterOperator
+from aurora_bluegreen.operators.cluster_lock import hold_for_the_run
 from aurora_bluegreen.operators.qa import (
     MaskQaCloneOperator,
     PlanQaRefreshOperator,
@@ -58,7 +59,6 @@ with DAG(
     description="A fresh QA clone of blue every night, optionally masked; earlier ones retired by tag",
     schedule=SCHEDULE,
     catchup=False,
-    max_active_runs=1,
     render_template_as_native_obj=True,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=5)},
     tags=["aurora", "qa"],
@@ -165,3 +165,4 @@ with DAG(
     )
 
     plan >> clone >> mask >> replicate >> publish >> retire
+    hold_for_the_run(param("blue_cluster_id"), plan, retire)

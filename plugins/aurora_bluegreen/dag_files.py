@@ -19,6 +19,7 @@ from aurora_bluegreen.errors import AuroraBlueGreenError
 PACKAGE = "aurora_bluegreen.dags"
 DAG_FILES = (
     "aurora_bluegreen_deployment.py",
+    "aurora_bluegreen_fleet.py",
     "aurora_bluegreen_rollback.py",
     "aurora_bluegreen_teardown.py",
     "aurora_qa_refresh.py",

@@ -178,3 +178,10 @@ class AirflowRestError(DemoError):
         super().__init__(f"{method} {path} -> HTTP {status_code}: {body[:2000]}")
         self.status_code = status_code
         self.body = body
+
+
+# -- one run per blue cluster --------------------------------------------------------------------
+
+
+class ClusterBusy(AuroraBlueGreenError):
+    """Another active run (of any of this tool's DAGs) holds a blue cluster this run needs."""

@@ -48,6 +48,8 @@ def get_provider_info() -> dict:
                     "aurora_bluegreen.operators.approval",
                     "aurora_bluegreen.operators.snapshot",
                     "aurora_bluegreen.operators.aws_base",
+                    "aurora_bluegreen.operators.cluster_lock",
+                    "aurora_bluegreen.operators.fleet",
                 ],
             }
         ],
@@ -129,6 +131,15 @@ def get_provider_info() -> dict:
                         "type": "string",
                         "example": "30 3 * * 1-5",
                         "default": "0 2 * * *",
+                    },
+                    "fleet_max_parallel_cutovers": {
+                        "description": "How many cutovers of one wave the aurora_bluegreen_fleet DAG runs at "
+                        "once (each its own write freeze). Read when the DAG file is parsed: Airflow fixes a "
+                        "mapped task's concurrency then, so it is configuration, not a trigger-form field.",
+                        "version_added": "0.2.0",
+                        "type": "integer",
+                        "example": "4",
+                        "default": "2",
                     },
                 },
             },

@@ -3,7 +3,7 @@
 Issue 15's "done when": ``pip install`` of the built wheel with a constraints file, then
 ``airflow providers list``, ``airflow config list`` and ``airflow dags list`` (the DAGs installed
 with ``aurora-bluegreen dags install``) show the provider, its ``[aurora_bluegreen]`` section and
-the four DAGs, with no import errors.
+the five DAGs, with no import errors.
 
 The wheel is built from a copy of the files a build reads (so the checkout gets no build/ or
 egg-info), and the virtualenv gets nothing but the wheel and what it depends on. Constraints:
@@ -205,7 +205,7 @@ def test_airflow_lists_the_provider_and_its_config_section(installed):
     )
 
 
-def test_airflow_lists_the_four_dags_installed_the_documented_way(installed):
+def test_airflow_lists_the_five_dags_installed_the_documented_way(installed):
     target = installed.home / "dags" / "aurora_bluegreen"
     installed.command(installed.bin("aurora-bluegreen"), "dags", "install", str(target))
     started = time.monotonic()

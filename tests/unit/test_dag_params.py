@@ -7,6 +7,7 @@ from airflow.sdk.definitions.param import ParamValidationError
 from helpers import DAGS_DIR, load_dag
 
 from aurora_bluegreen.errors import InvalidInput
+from aurora_bluegreen.params import param
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +117,12 @@ def every_param(*dags):
 def test_every_field_is_in_a_section_and_says_its_rule_in_words(dag, rollback_dag):
     from aurora_bluegreen.params import SECTIONS
 
-    for dag_id, name, param in every_param(dag, rollback_dag):
-        assert param.schema.get("section") in SECTIONS, (dag_id, name)
-        pattern = param.schema.get("pattern") or param.schema.get("items", {}).get("pattern")
+    for dag_id, name, form_param in every_param(dag, rollback_dag):
+        assert form_param.schema.get("section") in SECTIONS, (dag_id, name)
+        pattern = form_param.schema.get("pattern") or form_param.schema.get("items", {}).get("pattern")
         if pattern:
-            assert "Rule:" in (param.description or ""), (dag_id, name)
-            assert pattern not in param.description, (dag_id, name)
+            assert "Rule:" in (form_param.description or ""), (dag_id, name)
+            assert pattern not in form_param.description, (dag_id, name)
 
 
 def test_aws_only_fields_are_together(dag):
@@ -243,6 +244,18 @@ def test_dag_has_the_designed_flow(dag):
     assert dag.get_task("approve_cutover").trigger_rule == "none_failed"
     assert dag.get_task("lag_dashboard").downstream_task_ids == set()
     assert dag.get_task("migrate_green").retries == 0  # DDL is not idempotent
+    assert_holds_blue(dag, "preflight", "verify")
+    assert_holds_blue(dag, "check_sql_files", "verify")
+
+
+def assert_holds_blue(dag, first, last):
+    """Blue is held before ``first`` and released after ``last``, by a teardown that always runs;
+    no DAG-wide limit on runs blocks other blue clusters."""
+    hold, release = dag.get_task("hold_blue"), dag.get_task("release_blue")
+    assert first in hold.downstream_task_ids and last in release.upstream_task_ids
+    assert hold.is_setup and release.is_teardown and hold.task_id in release.upstream_task_ids
+    assert hold.cluster_ids == param("blue_cluster_id") == release.cluster_ids
+    assert dag.max_active_runs > 1
 
 
 def test_the_example_sql_files_pass_their_folders_rules(dag):
@@ -256,9 +269,10 @@ def test_the_example_sql_files_pass_their_folders_rules(dag):
     assert sql_files("masking_files", module_dir / "masking", ["scrub_customer_pii.sql"])
 
 
-def test_qa_refresh_is_nightly_without_catchup_one_at_a_time(qa_dag):
+def test_qa_refresh_is_nightly_without_catchup_one_at_a_time_per_blue(qa_dag):
     assert qa_dag.timetable.expression == "0 2 * * *"
-    assert qa_dag.catchup is False and qa_dag.max_active_runs == 1
+    assert qa_dag.catchup is False
+    assert_holds_blue(qa_dag, "plan", "retire_earlier_qa")
     qa_dag.params.validate()
     assert_flow(qa_dag, ["plan", "clone_qa", "mask_qa", "replicate_qa", "publish_qa", "retire_earlier_qa"])
     assert qa_dag.get_task("publish_qa").trigger_rule == "none_failed"
@@ -307,13 +321,21 @@ def test_rollback_approval_is_assigned_times_out_and_says_when_rejected(rollback
 def test_teardown_form_and_flow(teardown_dag):
     teardown_dag.params.validate()
     assert_flow(teardown_dag, ["teardown", "delete_lag_dashboard"])
+    assert_holds_blue(teardown_dag, "teardown", "delete_lag_dashboard")
     with pytest.raises(ParamValidationError):
         resolve(teardown_dag, "green_cluster_id", "green'; DROP")
 
 
-@pytest.mark.parametrize(("value", "rendered"), [("11.8", "11.8"), ("11.10", "11.10"), (None, None), ("", "")])
+@pytest.mark.parametrize(
+    ("value", "rendered"), [("11.8", "11.8"), ("11.10", "11.10"), (None, None), ("", "")]
+)
 def test_a_target_engine_version_reaches_the_tasks_as_the_string_typed(dag, value, rendered):
     """The DAG renders native objects: 11.8 would arrive as a float, 11.10 as 11.1."""
     task = dag.get_task("upgrade_green")
     template = dag.get_template_env().from_string(task.target_engine_version)
     assert template.render(params={"target_engine_version": value}) == rendered
+
+
+def test_rollback_holds_old_blue_for_the_run():
+    rollback = load_dag(DAGS_DIR / "aurora_bluegreen_rollback.py", "rollback_dag")
+    assert_holds_blue(rollback, "wait_for_old_blue", "verify")

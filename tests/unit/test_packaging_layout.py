@@ -68,6 +68,7 @@ def test_the_dags_travel_with_their_sql_folder():
     dags = package_dir("aurora_bluegreen.dags")
     assert sorted(p.name for p in dags.glob("*.py")) == [
         "aurora_bluegreen_deployment.py",
+        "aurora_bluegreen_fleet.py",
         "aurora_bluegreen_rollback.py",
         "aurora_bluegreen_teardown.py",
         "aurora_qa_refresh.py",

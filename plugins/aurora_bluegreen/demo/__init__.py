@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         "two workers, PostgreSQL and Redis of its own (needs the celery extra)",
     )
     parser.add_argument(
+        "--fleet",
+        type=int,
+        default=0,
+        metavar="N",
+        help="deploy N sandbox blues, each under its own load, with the fleet DAG in waves of 2",
+    )
+    parser.add_argument(
         "--stop", action="store_true", help="stop a demo left running (of this --executor), then exit"
     )
     parser.add_argument("--repo", type=Path, default=None, help="the repository (default: found from here)")
@@ -63,6 +70,10 @@ def main(argv: list[str]) -> int:
     """Entry point of ``aurora-bluegreen demo``; ``--help`` lists its options."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.fleet < 0 or args.fleet == 1:
+        parser.error("--fleet takes 2 or more blues (one blue is the plain demo)")
+    if args.fleet and args.upgrade_green:
+        parser.error("--upgrade-green is for the single deployment; the fleet DAG does not upgrade engines")
     if args.upgrade_green and args.engine != "mariadb":
         parser.error(
             "--upgrade-green needs --engine mariadb: the MySQL engine has one version here (9.7), "
@@ -74,17 +85,21 @@ def main(argv: list[str]) -> int:
 
     repo_root = args.repo or find_repo_root()
     try:
-        demo = Demo(
-            DemoOptions(
-                repo_root=repo_root,
-                keep_running=args.keep_running,
-                rate=args.rate,
-                port=args.port,
-                engine=args.engine,
-                upgrade_green=args.upgrade_green,
-                executor=args.executor,
-            )
+        options = DemoOptions(
+            repo_root=repo_root,
+            keep_running=args.keep_running,
+            rate=args.rate,
+            port=args.port,
+            engine=args.engine,
+            upgrade_green=args.upgrade_green,
+            executor=args.executor,
         )
+        if args.fleet:
+            from aurora_bluegreen.demo.fleet import FleetDemo
+
+            demo: Demo = FleetDemo(options, size=args.fleet)
+        else:
+            demo = Demo(options)
     except DemoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -121,6 +121,15 @@ class AirflowRestClient:
         body = {"logical_date": None, "dag_run_id": run_id, "conf": dict(conf or {})}
         return self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body).json()
 
+    def fail_active_runs(self) -> list[str]:
+        """Mark every queued or running run of every DAG failed; return them as ``dag_id/run_id``."""
+        params = [("state", "queued"), ("state", "running"), ("limit", 100)]
+        runs = self._request("GET", "/api/v2/dags/~/dagRuns", params=params).json()["dag_runs"]
+        for run in runs:
+            path = f"/api/v2/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}"
+            self._request("PATCH", path, json={"state": "failed"})
+        return [f"{run['dag_id']}/{run['dag_run_id']}" for run in runs]
+
     def get_dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()
 

@@ -69,6 +69,8 @@ class DemoOptions:
 
 
 class Demo:
+    dag_id = DAG_ID
+
     def __init__(self, options: DemoOptions, say: Callable[[str], None] = print) -> None:
         self.options = options
         demo_dir = options.repo_root / ".demo"
@@ -143,7 +145,11 @@ class Demo:
         return targets[0]
 
     def _start_airflow(self, blue: ClusterInfo) -> AirflowRestClient:
-        client = self.stack.start(connections=self._connections(blue), wait_for_dags=[DAG_ID])
+        client = self.stack.start(connections=self._connections(blue), wait_for_dags=[self.dag_id])
+        # Runs an interrupted demo left active would hold their blue for ever: the sandbox they
+        # worked on was just removed, so they are void.
+        for stale in client.fail_active_runs():
+            self.say(f"airflow: marked an earlier demo's run {stale} failed (its sandbox is gone)")
         self.say(
             f"airflow ({self.stack.executor}): up at {self.stack.url} in {self.stack.startup.total:.1f}s "
             f"(user {ADMIN_USER}, password in {self.stack.password_file})"
@@ -263,9 +269,9 @@ class Demo:
             return
         client, run_id = self._run
         try:
-            failed = [task for task, state in client.task_states(DAG_ID, run_id).items() if state == "failed"]
-            for task_id in failed:
-                tail = client.task_log(DAG_ID, run_id, task_id).splitlines()[-lines:]
+            states = client.task_states(self.dag_id, run_id)
+            for task_id in [task for task, state in states.items() if state == "failed"]:
+                tail = client.task_log(self.dag_id, run_id, task_id).splitlines()[-lines:]
                 self._say(f"  --- last {len(tail)} log lines of {task_id} ---\n" + "\n".join(tail))
         except Exception as error:  # the explanation must not hide the failure it explains
             self._say(f"  (could not fetch task logs: {error})")
@@ -276,7 +282,7 @@ class Demo:
         """Poll ``done`` every second, printing each task's state changes meanwhile."""
 
         def check() -> T | None:
-            for task_id, state in client.task_states(DAG_ID, run_id).items():
+            for task_id, state in client.task_states(self.dag_id, run_id).items():
                 if state and self._task_states.get(task_id) != state:
                     self._task_states[task_id] = state
                     self.say(f"  {task_id}: {state}")

@@ -53,7 +53,7 @@ class CutoverOperator(BlueGreenTask):
         max_freeze_seconds: float = 10,
         max_lag_seconds: float = 5,
         repoint: str = "none",
-        approval_task_id: str | None = None,
+        approval_task_id: str | Sequence[str] | None = None,
         max_transaction_seconds: float = 60,
         reverse_replication: bool = True,
         consistency_check_max_rows: int = 1_000_000,
@@ -87,6 +87,10 @@ class CutoverOperator(BlueGreenTask):
             report = cutover.run()
         except CutoverFailed as failure:
             self.log.error("Cutover failed; what happened:\n%s", failure.report.as_table())
+            # Kept for whoever sums up a run (the fleet's summary): a failed task returns nothing.
+            # Outside Airflow (the benchmarks call the operator directly) there is no task instance.
+            if "ti" in context:
+                context["ti"].xcom_push(key="failure", value=failure.report.to_dict())
             raise
         self._mark_the_writer()
         self.log.info(
@@ -219,11 +223,23 @@ class CutoverOperator(BlueGreenTask):
         )
 
     def _approved(self, context: Any) -> bool | None:
-        """Whether the approval task upstream chose Approve; None when no approval task is named."""
+        """Whether an approval task upstream chose Approve; None when no approval task is named.
+
+        Of several named approvals (the fleet asks per wave or per cluster), the one that was asked
+        decides; in a mapped task group an approval's answer is the one at this task's map index.
+        """
         if not self.approval_task_id:
             return None
-        answer = context["ti"].xcom_pull(task_ids=self.approval_task_id) or {}
-        return answer.get("chosen_options") == ["Approve"]
+        ti = context["ti"]
+        task_ids = (
+            [self.approval_task_id] if isinstance(self.approval_task_id, str) else self.approval_task_id
+        )
+        for task_id in task_ids:
+            for map_index in dict.fromkeys((ti.map_index, -1)):
+                answer = ti.xcom_pull(task_ids=task_id, map_indexes=map_index)
+                if answer:
+                    return answer.get("chosen_options") == ["Approve"]
+        return False
 
 
 class VerifyCutoverOperator(BlueGreenTask):
