@@ -23,8 +23,9 @@ from airflow.sdk import DAG, Param
 
 from aurora_bluegreen.fleet import MAX_WAVES
 from aurora_bluegreen.operators.cluster_lock import hold_for_the_run
-from aurora_bluegreen.operators.fleet import FILTERS, FleetSummaryOperator, PlanFleetOperator, fleet_waves
+from aurora_bluegreen.operators.fleet import FleetSummaryOperator, PlanFleetOperator
 from aurora_bluegreen.params import CLUSTER_ID_SCHEMA, REPOINT_SCHEMA, connection_params, freeze_params, param
+from aurora_bluegreen.task_groups.fleet import FILTERS, fleet_waves
 
 MEMBER_SCHEMA = {
     "type": "object",

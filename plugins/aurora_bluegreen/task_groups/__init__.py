@@ -1,0 +1,1 @@
+"""Groups of tasks the DAGs share, wired from the operators and sensors."""
