@@ -44,7 +44,7 @@ def ui_connections(sandbox, airflow) -> dict[str, str]:
     }
 
 
-def test_deployment_in_the_ui(sandbox, airflow_stack, airflow, ui_connections):
+def test_deployment_in_the_ui(sandbox, airflow_stack, airflow, ui_connections, deployment_dag):
     sandbox.create_blue(BLUE)
     sandbox.point_endpoint(ENDPOINT, BLUE)
     run_id = f"ui_{uuid.uuid4().hex[:8]}"
@@ -73,8 +73,13 @@ def test_deployment_in_the_ui(sandbox, airflow_stack, airflow, ui_connections):
         # The trigger form: every value typed in, the run named so it can be found again.
         page.get_by_role("button", name="Trigger Dag").click()
         dialog = page.get_by_role("dialog")
+        # The form groups its fields in sections, one open at a time: a person opens a field's first.
         for name, value in form.items():
-            dialog.locator(f"[name=element_{name}]").fill(value)
+            field = dialog.locator(f"[name=element_{name}]")
+            if not field.is_visible():
+                section = deployment_dag.params.get_param(name).schema["section"]
+                dialog.get_by_role("button", name=section, exact=True).click()
+            field.fill(value)
         dialog.get_by_role("button", name="Advanced Options").click()
         dialog.locator("input[name=dagRunId]").fill(run_id)
         ui.screenshot("trigger-form", full_page=True)
