@@ -107,7 +107,12 @@ def test_migration_and_checks_are_in_the_approval_then_reject_then_teardown(
     teardown_conf = {key: conf[key] for key in ("blue_cluster_id", "green_cluster_id", "writer_instance_id")}
     teardown_id, state, states = run_to_end(airflow, TEARDOWN, {**teardown_conf, **planes}, "teardown")
     assert state == "success", states
-    assert states == {"teardown": "success", "delete_lag_dashboard": "skipped"}  # no CloudWatch here
+    assert states == {  # no CloudWatch here; blue held for the run and released
+        "hold_blue": "success",
+        "teardown": "success",
+        "delete_lag_dashboard": "skipped",
+        "release_blue": "success",
+    }
     assert sandbox.find(green_id) is None
     assert scalar(blue, f"SELECT COUNT(*) FROM mysql.user WHERE User = '{REPLICATION_LOGIN}'") == 0
     done = airflow.xcom_value(TEARDOWN, teardown_id, "teardown")
