@@ -166,7 +166,10 @@ def test_consecutive_tasks_on_different_workers_deploy_with_no_write_missing(
         (task["task_id"], downstream)
         for task in celery_airflow.dag_tasks(DAG_ID)
         for downstream in task["downstream_task_ids"]
-        if task["task_id"] in ran and downstream in ran
+        if task["task_id"] in ran
+        and downstream in ran
+        # The blue hold's setup-teardown link spans the whole run, not one step to the next.
+        and (task["task_id"], downstream) != ("hold_blue", "release_blue")
     ]
     assert len(edges) >= 10, edges  # the chain from preflight to verify, less the skipped AWS tasks
     assert [(a, b) for a, b in edges if ran[a] == ran[b]] == []
