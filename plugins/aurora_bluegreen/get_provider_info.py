@@ -76,6 +76,7 @@ def get_provider_info() -> dict:
                     "aurora_bluegreen.triggers.clone_ready",
                     "aurora_bluegreen.triggers.readers_available",
                     "aurora_bluegreen.triggers.engine_upgrade",
+                    "aurora_bluegreen.triggers.cluster_poll",
                 ],
             }
         ],

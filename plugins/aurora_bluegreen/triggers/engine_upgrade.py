@@ -6,12 +6,15 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
+
+from aurora_bluegreen.triggers.cluster_poll import ClusterPollTrigger
 
 
-class EngineUpgradeTrigger(BaseTrigger):
+class EngineUpgradeTrigger(ClusterPollTrigger):
+    extra_fields = ("target", "since")
+
     def __init__(
         self,
         control_plane_conn_id: str,
@@ -21,36 +24,14 @@ class EngineUpgradeTrigger(BaseTrigger):
         poll_interval: float,
         timeout: float,
     ) -> None:
-        super().__init__()
-        self.control_plane_conn_id = control_plane_conn_id
-        self.cluster_id = cluster_id
+        super().__init__(control_plane_conn_id, cluster_id, poll_interval, timeout)
         self.target = target
         self.since = since
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "control_plane_conn_id": self.control_plane_conn_id,
-                "cluster_id": self.cluster_id,
-                "target": self.target,
-                "since": self.since,
-                "poll_interval": self.poll_interval,
-                "timeout": self.timeout,
-            },
-        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow.sdk import BaseHook
-
-        from aurora_bluegreen.control_plane.factory import backend_for_connection
         from aurora_bluegreen.green_upgrade import upgrade_progress
 
-        # boto3 calls block: they run in a thread so the shared event loop stays free.
-        conn = await BaseHook.aget_connection(self.control_plane_conn_id)
-        backend = await asyncio.to_thread(backend_for_connection, conn)
+        backend = await self.backend()
         since = datetime.fromisoformat(self.since)
         started = time.monotonic()
         while True:
