@@ -44,7 +44,10 @@ def ui_connections(sandbox, airflow) -> dict[str, str]:
     }
 
 
-def test_deployment_in_the_ui(sandbox, airflow_stack, airflow, ui_connections, deployment_dag):
+def test_deployment_in_the_ui(
+    first_engine_only, sandbox, airflow_stack, airflow, ui_connections, deployment_dag
+):
+    # What a person sees and clicks does not depend on the engine.
     sandbox.create_blue(BLUE)
     sandbox.point_endpoint(ENDPOINT, BLUE)
     run_id = f"ui_{uuid.uuid4().hex[:8]}"
