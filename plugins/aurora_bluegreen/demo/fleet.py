@@ -34,36 +34,19 @@ class FleetDemo(Demo):
         self.members = [member(n) for n in range(1, size + 1)]
         self.wave_size = wave_size
 
-    def run(self) -> int:
-        loads: dict[str, LoadGenerator] = {}
-        try:
-            self.stop()
-            self.sandbox.down()
-            self.say(f"engine: {self.options.engine}, {self.sandbox.engine.version}")
-            blues = [self._start_member(m) for m in self.members]
-            for m in self.members:
-                endpoint = m["repoint"].split(":", 1)[1]
-                loads[m["blue_cluster_id"]] = LoadGenerator.in_sandbox(
-                    self.sandbox.state_dir, endpoint, self.options.rate
-                )
-                loads[m["blue_cluster_id"]].start()
-            self.say(f"load: {len(loads)} applications, each writing about {self.options.rate:g}/s")
-            client = self._start_airflow(blues[0])
-            ok = self._deploy_fleet(client, loads)
-            return 0 if ok else 1
-        except KeyboardInterrupt:
-            self.say("interrupted; stopping")
-            return 130
-        except Exception as error:
-            self.say(f"FAILED: {error}")
-            self._show_failed_task_logs()
-            self._say(f"  Airflow logs: {self.stack.logs_dir}\n  Sandbox: {self.sandbox.state_dir}")
-            return 1
-        finally:
-            for load in loads.values():
-                load.request_stop()
-            if not self.options.keep_running:
-                self.stop()
+    def _deploy_under_load(self, loads: list[LoadGenerator]) -> bool:
+        """Every member's blue and its own application's load, Airflow, then the fleet DAG."""
+        blues = [self._start_member(m) for m in self.members]
+        by_blue: dict[str, LoadGenerator] = {}
+        for m in self.members:
+            endpoint = m["repoint"].split(":", 1)[1]
+            load = LoadGenerator.in_sandbox(self.sandbox.state_dir, endpoint, self.options.rate)
+            loads.append(load)
+            by_blue[m["blue_cluster_id"]] = load
+            load.start()
+        self.say(f"load: {len(by_blue)} applications, each writing about {self.options.rate:g}/s")
+        client = self._start_airflow(blues[0])
+        return self._deploy_fleet(client, by_blue)
 
     def _start_member(self, m: dict[str, str]) -> ClusterInfo:
         blue = self.sandbox.create_blue(m["blue_cluster_id"])

@@ -85,21 +85,12 @@ class Demo:
 
     def run(self) -> int:
         """The whole demo; 0 when the deployment succeeded and no acknowledged write is missing."""
-        load: LoadGenerator | None = None
+        loads: list[LoadGenerator] = []
         try:
             self.stop()  # whatever an earlier demo left running
             self.sandbox.down()
             self.say(f"engine: {self.options.engine}, {self.sandbox.engine.version}")
-            blue = self._start_blue()
-            if self.options.upgrade_green:
-                self.conf["target_engine_version"] = self._upgrade_target(blue)
-            load = LoadGenerator.in_sandbox(self.sandbox.state_dir, APP_ENDPOINT, self.options.rate)
-            load.start()
-            self.say(f"load: writing about {self.options.rate:g}/s through endpoint {APP_ENDPOINT!r}")
-            client = self._start_airflow(blue)
-            report = self._deploy(client, load)
-            self._say(report.render())
-            return 0 if report.ok else 1
+            return 0 if self._deploy_under_load(loads) else 1
         except KeyboardInterrupt:
             self.say("interrupted; stopping")
             return 130
@@ -109,14 +100,28 @@ class Demo:
             self._say(f"  Airflow logs: {self.stack.logs_dir}\n  Sandbox: {self.sandbox.state_dir}")
             return 1
         finally:
-            if load is not None:
-                load.request_stop()  # never raises; a no-op when _deploy stopped it already
+            for load in loads:
+                load.request_stop()  # never raises; a no-op when the deployment stopped it already
             if self.options.keep_running:
                 self.say(
                     f"still running: Airflow at {self.stack.url}; stop it with `aurora-bluegreen demo --stop`"
                 )
             else:
                 self.stop()
+
+    def _deploy_under_load(self, loads: list[LoadGenerator]) -> bool:
+        """Blue, its application's load (added to ``loads`` as it starts), Airflow, the deployment."""
+        blue = self._start_blue()
+        if self.options.upgrade_green:
+            self.conf["target_engine_version"] = self._upgrade_target(blue)
+        load = LoadGenerator.in_sandbox(self.sandbox.state_dir, APP_ENDPOINT, self.options.rate)
+        loads.append(load)
+        load.start()
+        self.say(f"load: writing about {self.options.rate:g}/s through endpoint {APP_ENDPOINT!r}")
+        client = self._start_airflow(blue)
+        report = self._deploy(client, load)
+        self._say(report.render())
+        return report.ok
 
     def stop(self) -> None:
         """Stop Airflow and every sandbox server; the sandbox's data stays for a look afterwards."""
